@@ -1,0 +1,108 @@
+import type { CachedValue } from './cached-value.js';
+import type { CacheMutex } from './mutex.js';
+import type { NoValue } from './no-value.js';
+import { jsonSerializer, type Serializer } from './serializer.js';
+import { deserializeCachedValue, serializeCachedValue } from './wire-format.js';
+import { NO_VALUE } from './no-value.js';
+
+/** Turns a region key into the key a backend stores (to shorten, hash or prefix it). */
+export type KeyMangler = (key: string) => string;
+
+/**
+ * The base of every backend, the port of dogpile.cache's `CacheBackend`. A subclass implements
+ * `get`, `set` and `delete` on {@link CachedValue}s; the multi forms default to one call per key,
+ * so override them when the store can batch.
+ *
+ * When `serializer` is set the region stores bytes instead, through the `*Serialized` methods.
+ * Their defaults pass the bytes to the plain methods, which is right for a store that keeps
+ * whatever it is given (a `Map`, say); a store of bytes should extend {@link BytesBackend}.
+ */
+export abstract class CacheBackend {
+  /** Applied by the region to every key before it reaches this backend, unless the region has its own. */
+  keyMangler?: KeyMangler | undefined;
+  /** When set, the region hands this backend `JSON(metadata)|payload` bytes instead of objects. */
+  serializer?: Serializer | undefined;
+
+  /** The stored value, or `NO_VALUE`. */
+  abstract get(key: string): Promise<CachedValue | NoValue>;
+  /** Stores `value` under `key`, replacing any previous value. */
+  abstract set(key: string, value: CachedValue): Promise<void>;
+  /** Removes `key`. Deleting a missing key is not an error. */
+  abstract delete(key: string): Promise<void>;
+
+  /** Values for `keys`, in the same order, `NO_VALUE` for each missing key. */
+  getMulti(keys: readonly string[]): Promise<Array<CachedValue | NoValue>> {
+    return Promise.all(keys.map((key) => this.get(key)));
+  }
+
+  async setMulti(mapping: ReadonlyMap<string, CachedValue>): Promise<void> {
+    await Promise.all(Array.from(mapping, ([key, value]) => this.set(key, value)));
+  }
+
+  async deleteMulti(keys: readonly string[]): Promise<void> {
+    await Promise.all(keys.map((key) => this.delete(key)));
+  }
+
+  getSerialized(key: string): Promise<Uint8Array | NoValue> {
+    return this.get(key) as Promise<unknown> as Promise<Uint8Array | NoValue>;
+  }
+
+  getSerializedMulti(keys: readonly string[]): Promise<Array<Uint8Array | NoValue>> {
+    return this.getMulti(keys) as Promise<unknown> as Promise<Array<Uint8Array | NoValue>>;
+  }
+
+  setSerialized(key: string, value: Uint8Array): Promise<void> {
+    return this.set(key, value as unknown as CachedValue);
+  }
+
+  setSerializedMulti(mapping: ReadonlyMap<string, Uint8Array>): Promise<void> {
+    return this.setMulti(mapping as unknown as ReadonlyMap<string, CachedValue>);
+  }
+
+  /**
+   * A mutex for `key` shared beyond this process (Redis, SQLite, a lock file), or `null` to rely on
+   * the region's in-process lock alone.
+   */
+  getMutex(_key: string): CacheMutex | null {
+    return null;
+  }
+
+  /** Releases connections, handles and timers this backend opened. */
+  async close(): Promise<void> {}
+}
+
+/**
+ * The base for backends that store bytes (Redis, Memcached, SQLite, files). A subclass implements
+ * the four `*Serialized` methods and `delete`; `get`/`set` and their multi forms are derived from
+ * them with the `JSON(metadata)|payload` layout and `serializer` (JSON by default).
+ */
+export abstract class BytesBackend extends CacheBackend {
+  override serializer: Serializer = jsonSerializer;
+
+  abstract override getSerialized(key: string): Promise<Uint8Array | NoValue>;
+  abstract override getSerializedMulti(keys: readonly string[]): Promise<Array<Uint8Array | NoValue>>;
+  abstract override setSerialized(key: string, value: Uint8Array): Promise<void>;
+  abstract override setSerializedMulti(mapping: ReadonlyMap<string, Uint8Array>): Promise<void>;
+
+  async get(key: string): Promise<CachedValue | NoValue> {
+    const bytes = await this.getSerialized(key);
+    return bytes === NO_VALUE ? NO_VALUE : deserializeCachedValue(bytes as Uint8Array, this.serializer);
+  }
+
+  override async getMulti(keys: readonly string[]): Promise<Array<CachedValue | NoValue>> {
+    const values = await this.getSerializedMulti(keys);
+    return values.map((bytes) =>
+      bytes === NO_VALUE ? NO_VALUE : deserializeCachedValue(bytes as Uint8Array, this.serializer),
+    );
+  }
+
+  set(key: string, value: CachedValue): Promise<void> {
+    return this.setSerialized(key, serializeCachedValue(value, this.serializer));
+  }
+
+  override setMulti(mapping: ReadonlyMap<string, CachedValue>): Promise<void> {
+    const bytes = new Map<string, Uint8Array>();
+    for (const [key, value] of mapping) bytes.set(key, serializeCachedValue(value, this.serializer));
+    return this.setSerializedMulti(bytes);
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * The version of the value format. A stored value whose `v` differs is treated as a miss, so a
+ * format change never hands an old value to new code.
+ */
+export const VALUE_VERSION = 2;
+
+/**
+ * What is stored beside each payload. `ct` is the creation time in seconds since the epoch (a
+ * float, as in Python's `time.time()`), `v` the format version; other fields may be added and are
+ * ignored by readers that do not know them (Python dogpile.cache among them).
+ */
+export interface CacheMetadata {
+  ct: number;
+  v: number;
+  [extra: string]: unknown;
+}
+
+/** A payload and its metadata, as stored by a backend. */
+export class CachedValue<T = unknown> {
+  constructor(
+    readonly payload: T,
+    readonly metadata: CacheMetadata,
+  ) {}
+
+  /** Creation time in seconds since the epoch. */
+  get cachedTime(): number {
+    return this.metadata.ct;
+  }
+
+  /** Seconds since the value was created. */
+  get age(): number {
+    return Date.now() / 1000 - this.metadata.ct;
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * Every error this project throws on purpose is a {@link DogpileError}. Match on `code`, which is
+ * stable across releases, rather than on the class or the message.
+ */
+export class DogpileError extends Error {
+  /** A stable, machine-readable identifier such as `'ERR_REGION_NOT_CONFIGURED'`. */
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** `configure()` was called on a region that already has a backend. */
+export class RegionAlreadyConfiguredError extends DogpileError {
+  constructor(regionName: string) {
+    super(
+      'ERR_REGION_ALREADY_CONFIGURED',
+      `Region ${regionName} already has a backend. Pass { replaceExistingBackend: true } to configure() to swap it.`,
+    );
+  }
+}
+
+/** The region was used before `configure()` gave it a backend. */
+export class RegionNotConfiguredError extends DogpileError {
+  constructor(regionName: string) {
+    super(
+      'ERR_REGION_NOT_CONFIGURED',
+      `Region ${regionName} has no backend yet. Call region.configure(backend) before using it.`,
+    );
+  }
+}
+
+/** An option or argument was out of range or of the wrong kind. */
+export class ValidationError extends DogpileError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_VALIDATION', message, options);
+  }
+}
+
+/** A backend name was given that no package registered. */
+export class PluginNotFoundError extends DogpileError {
+  constructor(name: string, known: readonly string[], options?: ErrorOptions) {
+    super(
+      'ERR_PLUGIN_NOT_FOUND',
+      `No backend is registered under "${name}". Known: ${known.length ? known.join(', ') : '(none)'}. ` +
+        'Install and import the backend package (for example @dogpile/memory), or call registerBackend().',
+      options,
+    );
+  }
+}
+
+/**
+ * A serializer could not read stored bytes. The region treats it as a miss and regenerates the
+ * value, as dogpile.cache does with `CantDeserializeException`.
+ */
+export class CantDeserializeError extends DogpileError {
+  constructor(message = 'The stored bytes could not be deserialized.', options?: ErrorOptions) {
+    super('ERR_CANT_DESERIALIZE', message, options);
+  }
+}
+
+/** A caller waited longer than its lock wait timeout for another caller's creator. */
+export class LockTimeoutError extends DogpileError {
+  constructor(key: string, waitedMs: number) {
+    super(
+      'ERR_LOCK_TIMEOUT',
+      `Gave up waiting for the creation lock on key "${key}" after ${Math.round(waitedMs)} ms. ` +
+        'Raise lockWaitTimeout, or set onLockTimeout: "create" to run the creator without the lock.',
+    );
+  }
+}
+
+/** A value could not be serialized for storage. Nothing was written. */
+export class SerializationError extends DogpileError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_SERIALIZATION', message, options);
+  }
+}

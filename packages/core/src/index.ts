@@ -1,0 +1,71 @@
+export { BytesBackend, CacheBackend, type KeyMangler } from './backend.js';
+export {
+  type BackendFactory,
+  getBackendFactory,
+  KNOWN_BACKEND_PACKAGES,
+  loadBackendFactory,
+  registerBackend,
+} from './backend-registry.js';
+export {
+  type CachedFunction,
+  type CachedMultiFunction,
+  type CacheMultiOnArgumentsOptions,
+  type CacheOnArgumentsOptions,
+} from './cached-function.js';
+export { type CacheMetadata, CachedValue, VALUE_VERSION } from './cached-value.js';
+export { type Clock, systemClock } from './clock.js';
+export { coerceStringConfig } from './coerce-config.js';
+export { type Duration, toSeconds } from './duration.js';
+export {
+  CantDeserializeError,
+  DogpileError,
+  LockTimeoutError,
+  PluginNotFoundError,
+  RegionAlreadyConfiguredError,
+  RegionNotConfiguredError,
+  SerializationError,
+  ValidationError,
+} from './errors.js';
+export { type ErrorEvent, errorChannel, reportError } from './instrumentation.js';
+export {
+  DefaultInvalidationStrategy,
+  type RegionInvalidationStrategy,
+} from './invalidation.js';
+export {
+  argToKeyPart,
+  type FunctionKeyGenerator,
+  type FunctionMultiKeyGenerator,
+  functionKeyGenerator,
+  functionMultiKeyGenerator,
+  type KeyGeneratorOptions,
+  lengthConditionalMangler,
+  sha1MangleKey,
+  type ToStr,
+} from './key-generators.js';
+export { KeyedLocks } from './keyed-locks.js';
+export {
+  type AsyncCreator,
+  Lock,
+  type LockOptions,
+  NeedRegenerationError,
+  type ValueAndCreated,
+} from './lock.js';
+export { type AcquireOptions, type CacheMutex, NullMutex } from './mutex.js';
+export { NO_VALUE, NoValue, isNoValue } from './no-value.js';
+export { NullBackend } from './null-backend.js';
+export { ProxyBackend } from './proxy-backend.js';
+export {
+  type AsyncCreationRunner,
+  CacheRegion,
+  type ConfigureOptions,
+  type Creator,
+  type GetOptions,
+  type GetOrCreateMultiOptions,
+  type GetOrCreateOptions,
+  makeRegion,
+  type MultiDictResult,
+  type RegionOptions,
+} from './region.js';
+export { RegionMutex } from './region-mutex.js';
+export { jsonSerializer, type Serializer, v8Serializer } from './serializer.js';
+export { deserializeCachedValue, serializeCachedValue } from './wire-format.js';

@@ -1,0 +1,37 @@
+/** Options for {@link CacheMutex.acquire}. */
+export interface AcquireOptions {
+  /** Stop waiting when this signal aborts: `acquire` then rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/**
+ * A lock guarding the creation of one key's value, the port of dogpile's `CacheMutex`.
+ * A backend returns one from `getMutex(key)` when it can lock across processes; the region always
+ * takes it behind its own in-process lock for the same key.
+ */
+export interface CacheMutex {
+  /**
+   * Takes the lock. With `wait` (the default) resolves `true` once held; without it resolves at
+   * once, `false` when someone else holds it. A distributed mutex may also resolve `false` after
+   * its own blocking timeout.
+   */
+  acquire(wait?: boolean, options?: AcquireOptions): Promise<boolean>;
+  /** Releases a lock this holder took. Must never release a lock another holder now owns. */
+  release(): Promise<void>;
+  /** Whether anyone holds the lock right now. */
+  locked(): Promise<boolean>;
+}
+
+/**
+ * A mutex that never excludes anyone, for backends that store nothing (dogpile's `NullLock`). The
+ * region also skips its in-process lock for it, so every caller runs its own creator.
+ */
+export class NullMutex implements CacheMutex {
+  async acquire(): Promise<boolean> {
+    return true;
+  }
+  async release(): Promise<void> {}
+  async locked(): Promise<boolean> {
+    return false;
+  }
+}
