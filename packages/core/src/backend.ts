@@ -1,9 +1,9 @@
 import type { CachedValue } from './cached-value.js';
 import type { CacheMutex } from './mutex.js';
 import type { NoValue } from './no-value.js';
+import { NO_VALUE } from './no-value.js';
 import { jsonSerializer, type Serializer } from './serializer.js';
 import { deserializeCachedValue, serializeCachedValue } from './wire-format.js';
-import { NO_VALUE } from './no-value.js';
 
 /** Turns a region key into the key a backend stores (to shorten, hash or prefix it). */
 export type KeyMangler = (key: string) => string;
@@ -80,13 +80,17 @@ export abstract class BytesBackend extends CacheBackend {
   override serializer: Serializer = jsonSerializer;
 
   abstract override getSerialized(key: string): Promise<Uint8Array | NoValue>;
-  abstract override getSerializedMulti(keys: readonly string[]): Promise<Array<Uint8Array | NoValue>>;
+  abstract override getSerializedMulti(
+    keys: readonly string[],
+  ): Promise<Array<Uint8Array | NoValue>>;
   abstract override setSerialized(key: string, value: Uint8Array): Promise<void>;
   abstract override setSerializedMulti(mapping: ReadonlyMap<string, Uint8Array>): Promise<void>;
 
   async get(key: string): Promise<CachedValue | NoValue> {
     const bytes = await this.getSerialized(key);
-    return bytes === NO_VALUE ? NO_VALUE : deserializeCachedValue(bytes as Uint8Array, this.serializer);
+    return bytes === NO_VALUE
+      ? NO_VALUE
+      : deserializeCachedValue(bytes as Uint8Array, this.serializer);
   }
 
   override async getMulti(keys: readonly string[]): Promise<Array<CachedValue | NoValue>> {
@@ -102,7 +106,8 @@ export abstract class BytesBackend extends CacheBackend {
 
   override setMulti(mapping: ReadonlyMap<string, CachedValue>): Promise<void> {
     const bytes = new Map<string, Uint8Array>();
-    for (const [key, value] of mapping) bytes.set(key, serializeCachedValue(value, this.serializer));
+    for (const [key, value] of mapping)
+      bytes.set(key, serializeCachedValue(value, this.serializer));
     return this.setSerializedMulti(bytes);
   }
 }

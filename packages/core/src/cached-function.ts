@@ -90,9 +90,13 @@ export function makeCachedFunction<A extends unknown[], R>(
   options: CacheOnArgumentsOptions<R>,
 ): CachedFunction<A, R> {
   checkFunction(fn, 'cacheOnArguments()');
-  const keyFor = (options.functionKeyGenerator ?? region.functionKeyGenerator)(options.namespace, fn, {
-    ...(options.toStr ? { toStr: options.toStr } : {}),
-  }) as (...args: A) => string;
+  const keyFor = (options.functionKeyGenerator ?? region.functionKeyGenerator)(
+    options.namespace,
+    fn,
+    {
+      ...(options.toStr ? { toStr: options.toStr } : {}),
+    },
+  ) as (...args: A) => string;
   const expiration = expirationResolver(options.expirationTime);
   const shouldCacheFn = options.shouldCacheFn;
 
@@ -154,7 +158,11 @@ export function makeCachedMultiFunction<A, R>(
     if (!asdict) {
       return region.getOrCreateMulti<R>(
         keys,
-        async (...toCreate) => (await fn.apply(this, toCreate.map((k) => argFor.get(k) as A))) as R[],
+        async (...toCreate) =>
+          (await fn.apply(
+            this,
+            toCreate.map((k) => argFor.get(k) as A),
+          )) as R[],
         { ...timeOption, ...(shouldCacheFn ? { shouldCacheFn } : {}) },
       );
     }
@@ -169,7 +177,8 @@ export function makeCachedMultiFunction<A, R>(
       },
       {
         ...timeOption,
-        shouldCacheFn: (value) => value !== NO_VALUE && (!shouldCacheFn || shouldCacheFn(value as R)),
+        shouldCacheFn: (value) =>
+          value !== NO_VALUE && (!shouldCacheFn || shouldCacheFn(value as R)),
       },
     );
     const out = new Map<A, R>();

@@ -6,7 +6,9 @@ const FLOAT = /^[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?$/;
  * spell, as dogpile's `coerce_string_conf`: integers and floats become numbers, `true`/`false`
  * (any case) booleans, `None`/`null` become `null`; other strings are trimmed and kept.
  */
-export function coerceStringConfig(config: Readonly<Record<string, unknown>>): Record<string, unknown> {
+export function coerceStringConfig(
+  config: Readonly<Record<string, unknown>>,
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, raw] of Object.entries(config)) {
     if (typeof raw !== 'string') {

@@ -27,11 +27,15 @@ export function toSeconds(value: Duration, what: string): number {
     }
     seconds = Number(match[1]) * UNIT_SECONDS[match[2] ?? 's']!;
   } else {
-    throw new ValidationError(`${what} must be a number of seconds or a duration string; got ${typeof value}.`);
+    throw new ValidationError(
+      `${what} must be a number of seconds or a duration string; got ${typeof value}.`,
+    );
   }
   if (seconds === -1) return -1;
   if (!Number.isFinite(seconds) || seconds < 0) {
-    throw new ValidationError(`${what} must be a non-negative number of seconds, or -1 for never; got ${String(value)}.`);
+    throw new ValidationError(
+      `${what} must be a non-negative number of seconds, or -1 for never; got ${String(value)}.`,
+    );
   }
   return seconds;
 }

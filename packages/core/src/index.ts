@@ -6,13 +6,13 @@ export {
   loadBackendFactory,
   registerBackend,
 } from './backend-registry.js';
-export {
-  type CachedFunction,
-  type CachedMultiFunction,
-  type CacheMultiOnArgumentsOptions,
-  type CacheOnArgumentsOptions,
+export type {
+  CachedFunction,
+  CachedMultiFunction,
+  CacheMultiOnArgumentsOptions,
+  CacheOnArgumentsOptions,
 } from './cached-function.js';
-export { type CacheMetadata, CachedValue, VALUE_VERSION } from './cached-value.js';
+export { CachedValue, type CacheMetadata, VALUE_VERSION } from './cached-value.js';
 export { type Clock, systemClock } from './clock.js';
 export { coerceStringConfig } from './coerce-config.js';
 export { type Duration, toSeconds } from './duration.js';
@@ -51,7 +51,7 @@ export {
   type ValueAndCreated,
 } from './lock.js';
 export { type AcquireOptions, type CacheMutex, NullMutex } from './mutex.js';
-export { NO_VALUE, NoValue, isNoValue } from './no-value.js';
+export { isNoValue, NO_VALUE, NoValue } from './no-value.js';
 export { NullBackend } from './null-backend.js';
 export { ProxyBackend } from './proxy-backend.js';
 export {
@@ -62,8 +62,8 @@ export {
   type GetOptions,
   type GetOrCreateMultiOptions,
   type GetOrCreateOptions,
-  makeRegion,
   type MultiDictResult,
+  makeRegion,
   type RegionOptions,
 } from './region.js';
 export { RegionMutex } from './region-mutex.js';

@@ -48,13 +48,16 @@ function canonicalJson(value: unknown, seen: Set<object>): string {
       ? `[${value.map((item) => canonicalJson(item, seen)).join(',')}]`
       : `{${Object.keys(value)
           .sort()
-          .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k], seen)}`)
+          .map(
+            (k) =>
+              `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k], seen)}`,
+          )
           .join(',')}}`;
     seen.delete(value);
     return out;
   }
   throw new ValidationError(
-    `Cannot build a cache key from a ${value === undefined ? 'undefined' : typeof value === 'object' ? (value as object).constructor?.name ?? 'object' : typeof value} inside an object argument. Pass toStr or a key generator to cacheOnArguments().`,
+    `Cannot build a cache key from a ${value === undefined ? 'undefined' : typeof value === 'object' ? ((value as object).constructor?.name ?? 'object') : typeof value} inside an object argument. Pass toStr or a key generator to cacheOnArguments().`,
   );
 }
 
@@ -82,7 +85,8 @@ export function argToKeyPart(arg: unknown): string {
       return `${arg}n`;
     case 'object': {
       if (arg === null) return 'null';
-      if (arg instanceof Date) return `Date(${Number.isNaN(arg.getTime()) ? 'Invalid' : arg.toISOString()})`;
+      if (arg instanceof Date)
+        return `Date(${Number.isNaN(arg.getTime()) ? 'Invalid' : arg.toISOString()})`;
       if (isPlainData(arg)) return canonicalJson(arg, new Set());
       if (typeof arg.toString === 'function' && arg.toString !== Object.prototype.toString) {
         return JSON.stringify(String(arg));
@@ -123,7 +127,11 @@ export const functionKeyGenerator: FunctionKeyGenerator = (namespace, fn, option
 };
 
 /** The multi-key form: one key `namespace|arg` per argument. */
-export const functionMultiKeyGenerator: FunctionMultiKeyGenerator = (namespace, fn, options = {}) => {
+export const functionMultiKeyGenerator: FunctionMultiKeyGenerator = (
+  namespace,
+  fn,
+  options = {},
+) => {
   const prefix = `${namespaceOf(namespace, fn)}|`;
   const toStr = options.toStr ?? argToKeyPart;
   return (...args) => args.map((arg) => prefix + toStr(arg));

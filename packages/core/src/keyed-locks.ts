@@ -3,6 +3,12 @@ interface Waiter {
   cancelled: boolean;
 }
 
+interface Entry {
+  queue: Waiter[];
+  /** Woken, all at once, at the next release. */
+  watchers: Array<() => void> | undefined;
+}
+
 /**
  * The in-process lock for each key, created on first use and dropped as soon as nobody holds it
  * or waits for it, so millions of distinct keys leave nothing behind.
@@ -13,7 +19,7 @@ interface Waiter {
  * registry). Nothing removes an entry that is held or awaited; that is what makes it safe.
  */
 export class KeyedLocks {
-  readonly #held = new Map<string, Waiter[]>();
+  readonly #held = new Map<string, Entry>();
 
   /** The number of keys that are held right now. */
   get size(): number {
@@ -27,7 +33,7 @@ export class KeyedLocks {
   /** Takes the lock if it is free; never waits. */
   tryAcquire(key: string): boolean {
     if (this.#held.has(key)) return false;
-    this.#held.set(key, []);
+    this.#held.set(key, { queue: [], watchers: undefined });
     return true;
   }
 
@@ -36,9 +42,9 @@ export class KeyedLocks {
    * reason if `signal` aborts first; the lock is then neither taken nor disturbed.
    */
   acquire(key: string, signal?: AbortSignal): Promise<void> {
-    const queue = this.#held.get(key);
-    if (!queue) {
-      this.#held.set(key, []);
+    const entry = this.#held.get(key);
+    if (!entry) {
+      this.#held.set(key, { queue: [], watchers: undefined });
       return Promise.resolve();
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
@@ -55,17 +61,44 @@ export class KeyedLocks {
           resolve();
         };
       }
-      queue.push(waiter);
+      entry.queue.push(waiter);
+    });
+  }
+
+  /**
+   * Resolves at the current holder's next release, without taking the lock; `undefined` when the
+   * key is not held. Every watcher wakes at once, so callers that only need the holder's result
+   * do not file through the lock one by one. Rejects with the signal's reason if it aborts first.
+   */
+  waitForRelease(key: string, signal?: AbortSignal): Promise<void> | undefined {
+    const entry = this.#held.get(key);
+    if (!entry) return undefined;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise<void>((resolve, reject) => {
+      let wake = resolve;
+      if (signal) {
+        const onAbort = () => reject(signal.reason);
+        signal.addEventListener('abort', onAbort, { once: true });
+        wake = () => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        };
+      }
+      if (entry.watchers) entry.watchers.push(wake);
+      else entry.watchers = [wake];
     });
   }
 
   /** Releases the lock, handing it to the next waiter if there is one. */
   release(key: string): void {
-    const queue = this.#held.get(key);
-    if (!queue) return;
-    let next = queue.shift();
-    while (next?.cancelled) next = queue.shift();
+    const entry = this.#held.get(key);
+    if (!entry) return;
+    const watchers = entry.watchers;
+    entry.watchers = undefined;
+    let next = entry.queue.shift();
+    while (next?.cancelled) next = entry.queue.shift();
     if (next) next.grant();
     else this.#held.delete(key);
+    if (watchers) for (const wake of watchers) wake();
   }
 }

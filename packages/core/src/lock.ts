@@ -1,6 +1,6 @@
-import { type AcquireOptions, type CacheMutex } from './mutex.js';
 import { DogpileError, LockTimeoutError } from './errors.js';
 import { reportError } from './instrumentation.js';
+import type { AcquireOptions, CacheMutex } from './mutex.js';
 
 /**
  * Thrown by a value-retrieval function to tell the {@link Lock} there is no value at all, as
@@ -148,7 +148,9 @@ export class Lock<T> {
         const started = this.asyncCreator(this.mutex);
         handedOver = true;
         if (started && typeof started.then === 'function') {
-          started.then(undefined, (error: unknown) => reportError({ operation: 'asyncCreator', error }));
+          started.then(undefined, (error: unknown) =>
+            reportError({ operation: 'asyncCreator', error }),
+          );
         }
         return [value as T, createdTime];
       }

@@ -7,14 +7,31 @@ import type { AcquireOptions, CacheMutex } from './mutex.js';
  * one remote lock attempt per key at a time, however many of its callers are waiting.
  */
 export class RegionMutex implements CacheMutex {
+  #preheld: boolean;
+
+  /**
+   * @param preheld the caller already took the local lock (with `tryAcquire`); the next
+   *   `acquire` takes only the remote part. Call {@link abandon} if it never comes.
+   */
   constructor(
     private readonly locks: KeyedLocks,
     private readonly key: string,
     private readonly remote: CacheMutex | null,
-  ) {}
+    preheld = false,
+  ) {
+    this.#preheld = preheld;
+  }
+
+  /** Gives back a pre-held local lock that no `acquire` took over. */
+  abandon(): void {
+    if (!this.#preheld) return;
+    this.#preheld = false;
+    this.locks.release(this.key);
+  }
 
   async acquire(wait = true, options?: AcquireOptions): Promise<boolean> {
-    if (wait) await this.locks.acquire(this.key, options?.signal);
+    if (this.#preheld) this.#preheld = false;
+    else if (wait) await this.locks.acquire(this.key, options?.signal);
     else if (!this.locks.tryAcquire(this.key)) return false;
     if (this.remote === null) return true;
     try {
@@ -37,6 +54,6 @@ export class RegionMutex implements CacheMutex {
 
   async locked(): Promise<boolean> {
     if (this.locks.isLocked(this.key)) return true;
-    return this.remote !== null && this.remote.locked();
+    return this.remote === null ? false : this.remote.locked();
   }
 }

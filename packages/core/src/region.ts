@@ -1,14 +1,14 @@
 import type { CacheBackend, KeyMangler } from './backend.js';
 import { getBackendFactory, loadBackendFactory } from './backend-registry.js';
-import { type CacheMetadata, CachedValue, VALUE_VERSION } from './cached-value.js';
 import {
-  type CacheMultiOnArgumentsOptions,
-  type CacheOnArgumentsOptions,
   type CachedFunction,
   type CachedMultiFunction,
+  type CacheMultiOnArgumentsOptions,
+  type CacheOnArgumentsOptions,
   makeCachedFunction,
   makeCachedMultiFunction,
 } from './cached-function.js';
+import { CachedValue, type CacheMetadata, VALUE_VERSION } from './cached-value.js';
 import { type Clock, systemClock } from './clock.js';
 import { coerceStringConfig } from './coerce-config.js';
 import { type Duration, toSeconds } from './duration.js';
@@ -176,7 +176,10 @@ export class CacheRegion {
     this.name = options.name ?? 'default';
     this.functionKeyGenerator = options.functionKeyGenerator ?? functionKeyGenerator;
     this.functionMultiKeyGenerator = options.functionMultiKeyGenerator ?? functionMultiKeyGenerator;
-    if (options.asyncCreationRunner !== undefined && typeof options.asyncCreationRunner !== 'function') {
+    if (
+      options.asyncCreationRunner !== undefined &&
+      typeof options.asyncCreationRunner !== 'function'
+    ) {
       notAFunction('asyncCreationRunner', options.asyncCreationRunner);
     }
     if (options.keyMangler !== undefined && typeof options.keyMangler !== 'function') {
@@ -240,7 +243,10 @@ export class CacheRegion {
    *   'cache.',
    * );
    */
-  async configureFromConfig(config: Readonly<Record<string, unknown>>, prefix: string): Promise<this> {
+  async configureFromConfig(
+    config: Readonly<Record<string, unknown>>,
+    prefix: string,
+  ): Promise<this> {
     const values = coerceStringConfig(config);
     const name = values[`${prefix}backend`];
     if (typeof name !== 'string' || name === '') {
@@ -250,16 +256,16 @@ export class CacheRegion {
     const args: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(values)) {
       if (key.startsWith(argPrefix)) {
-        args[key.slice(argPrefix.length).replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase())] =
-          value;
+        args[
+          key.slice(argPrefix.length).replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase())
+        ] = value;
       }
     }
     const factory = await loadBackendFactory(name);
-    const expirationTime = (values[`${prefix}expirationTime`] ?? values[`${prefix}expiration_time`]) as
-      | Duration
-      | null
-      | undefined;
-    const replace = values[`${prefix}replaceExistingBackend`] ?? values[`${prefix}replace_existing_backend`];
+    const expirationTime = (values[`${prefix}expirationTime`] ??
+      values[`${prefix}expiration_time`]) as Duration | null | undefined;
+    const replace =
+      values[`${prefix}replaceExistingBackend`] ?? values[`${prefix}replace_existing_backend`];
     return this.configure(factory(args), {
       expirationTime: expirationTime ?? null,
       replaceExistingBackend: replace === true,
@@ -359,7 +365,10 @@ export class CacheRegion {
     return this.#parse(await backend.getSerialized(key), key);
   }
 
-  async #readMulti(backend: CacheBackend, keys: readonly string[]): Promise<Array<CachedValue | NoValue>> {
+  async #readMulti(
+    backend: CacheBackend,
+    keys: readonly string[],
+  ): Promise<Array<CachedValue | NoValue>> {
     if (this.#serializer === undefined) return backend.getMulti(keys);
     const raw = await backend.getSerializedMulti(keys);
     return raw.map((bytes, i) => this.#parse(bytes, keys[i]!));
@@ -374,7 +383,8 @@ export class CacheRegion {
     if (mapping.size === 0) return;
     if (this.#serializer === undefined) return backend.setMulti(mapping);
     const bytes = new Map<string, Uint8Array>();
-    for (const [key, value] of mapping) bytes.set(key, serializeCachedValue(value, this.#serializer));
+    for (const [key, value] of mapping)
+      bytes.set(key, serializeCachedValue(value, this.#serializer));
     return backend.setSerializedMulti(bytes);
   }
 
@@ -403,7 +413,10 @@ export class CacheRegion {
   }
 
   /** The stored {@link CachedValue} (payload and metadata) for `key`, or `null` as {@link get} would give `NO_VALUE`. */
-  async getValueMetadata<T = unknown>(key: string, options?: GetOptions): Promise<CachedValue<T> | null> {
+  async getValueMetadata<T = unknown>(
+    key: string,
+    options?: GetOptions,
+  ): Promise<CachedValue<T> | null> {
     const backend = this.#backend ?? this.#notConfigured();
     const value = await this.#read(backend, this.#mangle(key));
     if (value === NO_VALUE) return null;
@@ -414,7 +427,10 @@ export class CacheRegion {
   }
 
   /** Values for `keys` in order, `NO_VALUE` where {@link get} would give it; one backend call. */
-  async getMulti<T = unknown>(keys: readonly string[], options?: GetOptions): Promise<Array<T | NoValue>> {
+  async getMulti<T = unknown>(
+    keys: readonly string[],
+    options?: GetOptions,
+  ): Promise<Array<T | NoValue>> {
     if (keys.length === 0) return [];
     const backend = this.#backend ?? this.#notConfigured();
     const values = await this.#readMulti(
@@ -437,12 +453,15 @@ export class CacheRegion {
   }
 
   /** Stores several values in one backend call; accepts a `Map` or a plain object. */
-  async setMulti(mapping: ReadonlyMap<string, unknown> | Readonly<Record<string, unknown>>): Promise<void> {
+  async setMulti(
+    mapping: ReadonlyMap<string, unknown> | Readonly<Record<string, unknown>>,
+  ): Promise<void> {
     const backend = this.#backend ?? this.#notConfigured();
     const metadata = this.#metadata();
     const entries = mapping instanceof Map ? mapping.entries() : Object.entries(mapping);
     const out = new Map<string, CachedValue>();
-    for (const [key, value] of entries) out.set(this.#mangle(key), new CachedValue(value, metadata));
+    for (const [key, value] of entries)
+      out.set(this.#mangle(key), new CachedValue(value, metadata));
     await this.#writeMulti(backend, out);
   }
 
@@ -486,13 +505,21 @@ export class CacheRegion {
    * The value for `key`; when it is missing or stale, exactly one caller runs `creator` and stores
    * its result. The others wait for it when there is no value, or get the stale value at once.
    */
-  async getOrCreate<T>(key: string, creator: Creator<T>, options?: GetOrCreateOptions<T>): Promise<T> {
+  async getOrCreate<T>(
+    key: string,
+    creator: Creator<T>,
+    options?: GetOrCreateOptions<T>,
+  ): Promise<T> {
     const backend = this.#backend ?? this.#notConfigured();
     const mangled = this.#keyMangler === undefined ? key : this.#mangle(key);
     const expiration =
-      options?.expirationTime === undefined ? this.#expiration : this.#expirationFor(options.expirationTime);
+      options?.expirationTime === undefined
+        ? this.#expiration
+        : this.#expirationFor(options.expirationTime);
     const value =
-      this.#serializer === undefined ? await backend.get(mangled) : await this.#read(backend, mangled);
+      this.#serializer === undefined
+        ? await backend.get(mangled)
+        : await this.#read(backend, mangled);
     if (this.#usable(value, expiration)) return value.payload as T;
     return this.#createOrWait(backend, key, mangled, value, creator, options, expiration);
   }
@@ -503,13 +530,18 @@ export class CacheRegion {
     );
   }
 
-  /** The `[payload, createdTime]` the Lock sees, soft invalidation making a value look expired. */
-  #valueAndCreated(value: CachedValue | NoValue, expiration: number | null, missAsZero: boolean) {
-    if (
+  /** No value that could be served, even stale: missing, of another format, or hard-invalidated. */
+  #isMiss(value: CachedValue | NoValue): boolean {
+    return (
       value === NO_VALUE ||
       (value as CachedValue).metadata.v !== VALUE_VERSION ||
       this.#invalidator.isHardInvalidated((value as CachedValue).metadata.ct)
-    ) {
+    );
+  }
+
+  /** The `[payload, createdTime]` the Lock sees, soft invalidation making a value look expired. */
+  #valueAndCreated(value: CachedValue | NoValue, expiration: number | null, missAsZero: boolean) {
+    if (this.#isMiss(value)) {
       if (missAsZero) return [NO_VALUE, 0] as const;
       throw NEED_REGENERATION;
     }
@@ -534,6 +566,26 @@ export class CacheRegion {
     if (typeof creator !== 'function') notAFunction('creator', creator);
     const args = (options?.creatorArgs ?? []) as never[];
     let prefetched: CachedValue | NoValue | undefined = first;
+
+    // With no value to serve, the Lock would queue every caller on the mutex and hand it over
+    // waiter by waiter, each re-reading in turn. Instead the first caller takes the local lock
+    // right now, before any await lets the others in, and the others wait for its release all
+    // together and read once: usually the value is there. Creating still needs the mutex, and the
+    // Lock still re-reads after taking it, so there is still one creator at a time.
+    let preheld = false;
+    if (this.#isMiss(first)) {
+      for (;;) {
+        if (this.#locks.tryAcquire(mangled)) {
+          preheld = true;
+          break;
+        }
+        await this.#locks.waitForRelease(mangled);
+        const value = await this.#read(backend, mangled);
+        if (this.#usable(value, expiration)) return value.payload as T;
+        prefetched = value;
+        if (!this.#isMiss(value)) break;
+      }
+    }
 
     const getValue = async (): Promise<ValueAndCreated<T>> => {
       let value: CachedValue | NoValue;
@@ -562,10 +614,35 @@ export class CacheRegion {
       ? (mutex: CacheMutex) => runner(this, key, async () => creator(...args), mutex)
       : null;
 
-    return new Lock<T>(this.#mutex(backend, mangled), genValue, getValue, expiration, asyncCreator, {
-      now: () => this.#now(),
-      key,
-    }).run();
+    const remote = backend.getMutex(mangled);
+    if (remote instanceof NullMutex) {
+      if (preheld) this.#locks.release(mangled);
+      return new Lock<T>(
+        remote,
+        genValue,
+        getValue,
+        expiration,
+        asyncCreator,
+        this.#lockOptions(key),
+      ).run();
+    }
+    const mutex = new RegionMutex(this.#locks, mangled, remote, preheld);
+    try {
+      return await new Lock<T>(
+        mutex,
+        genValue,
+        getValue,
+        expiration,
+        asyncCreator,
+        this.#lockOptions(key),
+      ).run();
+    } finally {
+      mutex.abandon();
+    }
+  }
+
+  #lockOptions(key: string) {
+    return { now: () => this.#now(), key };
   }
 
   /**
@@ -594,7 +671,10 @@ export class CacheRegion {
 
     const mutexes = new Map<string, CacheMutex>();
     const never = async (): Promise<ValueAndCreated<unknown>> => {
-      throw new DogpileError('ERR_LOCK_STATE', 'getOrCreateMulti creates through its async creator only.');
+      throw new DogpileError(
+        'ERR_LOCK_STATE',
+        'getOrCreateMulti creates through its async creator only.',
+      );
     };
     try {
       for (const [orig, mangled] of origToMangled) {
@@ -606,7 +686,7 @@ export class CacheRegion {
           (mutex) => {
             mutexes.set(orig, mutex);
           },
-          { now: () => this.#now(), key: orig },
+          this.#lockOptions(orig),
         ).run();
       }
 
@@ -627,7 +707,8 @@ export class CacheRegion {
           const mangled = origToMangled.get(key)!;
           const value = new CachedValue(created[i], metadata);
           values.set(mangled, value);
-          if (!options?.shouldCacheFn || options.shouldCacheFn(created[i] as T)) toStore.set(mangled, value);
+          if (!options?.shouldCacheFn || options.shouldCacheFn(created[i] as T))
+            toStore.set(mangled, value);
         });
         await this.#writeMulti(backend, toStore);
       }
@@ -669,12 +750,18 @@ export class CacheRegion {
   ) => CachedMultiFunction<A, R, Map<A, R>>;
   cacheMultiOnArguments<R>(
     options?: CacheMultiOnArgumentsOptions<R> & { asdict?: false },
-  ): <A>(fn: (...args: A[]) => readonly R[] | Promise<readonly R[]>) => CachedMultiFunction<A, R, R[]>;
+  ): <A>(
+    fn: (...args: A[]) => readonly R[] | Promise<readonly R[]>,
+  ) => CachedMultiFunction<A, R, R[]>;
   cacheMultiOnArguments<R>(
     options: CacheMultiOnArgumentsOptions<R> = {},
   ): <A>(fn: (...args: A[]) => unknown) => CachedMultiFunction<A, R, never> {
     return <A>(fn: (...args: A[]) => unknown) =>
-      makeCachedMultiFunction<A, R>(this, fn, options) as unknown as CachedMultiFunction<A, R, never>;
+      makeCachedMultiFunction<A, R>(this, fn, options) as unknown as CachedMultiFunction<
+        A,
+        R,
+        never
+      >;
   }
 }
 

@@ -41,9 +41,12 @@ export const jsonSerializer: Serializer = {
     try {
       return JSON.parse(decoder.decode(bytes));
     } catch (error) {
-      throw new CantDeserializeError(`Stored bytes are not valid JSON: ${(error as Error).message}`, {
-        cause: error,
-      });
+      throw new CantDeserializeError(
+        `Stored bytes are not valid JSON: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
     }
   },
 };
@@ -67,9 +70,12 @@ export const v8Serializer: Serializer = {
     try {
       return v8.deserialize(bytes);
     } catch (error) {
-      throw new CantDeserializeError(`Stored bytes are not in v8 format: ${(error as Error).message}`, {
-        cause: error,
-      });
+      throw new CantDeserializeError(
+        `Stored bytes are not in v8 format: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
     }
   },
 };

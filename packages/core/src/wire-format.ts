@@ -1,4 +1,4 @@
-import { type CacheMetadata, CachedValue, VALUE_VERSION } from './cached-value.js';
+import { CachedValue, type CacheMetadata, VALUE_VERSION } from './cached-value.js';
 import { CantDeserializeError } from './errors.js';
 import { NO_VALUE, type NoValue } from './no-value.js';
 import type { Serializer } from './serializer.js';

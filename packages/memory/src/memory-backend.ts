@@ -24,7 +24,8 @@ interface Store {
 function resolveSerializer(option: MemoryBackendOptions['serialize']): Serializer | undefined {
   if (option === undefined || option === false) return undefined;
   if (option === true) return v8Serializer;
-  if (typeof option.serialize === 'function' && typeof option.deserialize === 'function') return option;
+  if (typeof option.serialize === 'function' && typeof option.deserialize === 'function')
+    return option;
   throw new ValidationError('MemoryBackend serialize must be true, false, or a Serializer.');
 }
 
@@ -43,14 +44,17 @@ export class MemoryBackend extends CacheBackend {
     const { maxEntries, cacheDict } = options;
     if (maxEntries !== undefined) {
       if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) {
-        throw new ValidationError(`MemoryBackend maxEntries must be a positive integer; got ${String(maxEntries)}.`);
+        throw new ValidationError(
+          `MemoryBackend maxEntries must be a positive integer; got ${String(maxEntries)}.`,
+        );
       }
       if (cacheDict) {
         throw new ValidationError('MemoryBackend takes maxEntries or cacheDict, not both.');
       }
       this.#store = new LRUCache<string, {}>({ max: maxEntries });
     } else if (cacheDict !== undefined) {
-      if (!(cacheDict instanceof Map)) throw new ValidationError('MemoryBackend cacheDict must be a Map.');
+      if (!(cacheDict instanceof Map))
+        throw new ValidationError('MemoryBackend cacheDict must be a Map.');
       this.#store = cacheDict;
     } else {
       this.#store = new Map();
@@ -85,13 +89,19 @@ export class MemoryBackend extends CacheBackend {
   }
 
   set(key: string, value: CachedValue): Promise<void> {
-    this.#store.set(key, this.serializer === undefined ? value : serializeCachedValue(value, this.serializer));
+    this.#store.set(
+      key,
+      this.serializer === undefined ? value : serializeCachedValue(value, this.serializer),
+    );
     return Promise.resolve();
   }
 
   override setMulti(mapping: ReadonlyMap<string, CachedValue>): Promise<void> {
     for (const [key, value] of mapping) {
-      this.#store.set(key, this.serializer === undefined ? value : serializeCachedValue(value, this.serializer));
+      this.#store.set(
+        key,
+        this.serializer === undefined ? value : serializeCachedValue(value, this.serializer),
+      );
     }
     return Promise.resolve();
   }
@@ -112,7 +122,9 @@ export class MemoryBackend extends CacheBackend {
   }
 
   override getSerializedMulti(keys: readonly string[]): Promise<Array<Uint8Array | NoValue>> {
-    return Promise.resolve(keys.map((key) => (this.#store.get(key) as Uint8Array | undefined) ?? NO_VALUE));
+    return Promise.resolve(
+      keys.map((key) => (this.#store.get(key) as Uint8Array | undefined) ?? NO_VALUE),
+    );
   }
 
   override setSerialized(key: string, value: Uint8Array): Promise<void> {
