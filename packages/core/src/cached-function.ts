@@ -101,16 +101,24 @@ export function makeCachedFunction<A extends unknown[], R>(
   const shouldCacheFn = options.shouldCacheFn;
 
   const cached = function (this: unknown, ...args: A): Promise<R> {
-    const expirationTime = expiration();
-    return region.getOrCreate(keyFor(...args), () => fn.apply(this, args), {
+    let key: string;
+    let expirationTime: Duration | undefined;
+    try {
+      expirationTime = expiration();
+      key = keyFor(...args);
+    } catch (error) {
+      // A function that returns a promise reports bad arguments by rejecting, never by throwing.
+      return Promise.reject(error);
+    }
+    return region.getOrCreate(key, () => fn.apply(this, args), {
       ...(expirationTime === undefined ? {} : { expirationTime }),
       ...(shouldCacheFn ? { shouldCacheFn } : {}),
     });
   } as CachedFunction<A, R>;
 
-  cached.get = (...args) => region.get<R>(keyFor(...args));
-  cached.set = (value, ...args) => region.set(keyFor(...args), value);
-  cached.invalidate = (...args) => region.delete(keyFor(...args));
+  cached.get = async (...args) => region.get<R>(keyFor(...args));
+  cached.set = async (value, ...args) => region.set(keyFor(...args), value);
+  cached.invalidate = async (...args) => region.delete(keyFor(...args));
   cached.refresh = async function (this: unknown, ...args: A) {
     const value = await fn.apply(this, args);
     await region.set(keyFor(...args), value);
@@ -188,8 +196,8 @@ export function makeCachedMultiFunction<A, R>(
     return out;
   } as CachedMultiFunction<A, R, R[] | Map<A, R>>;
 
-  cached.get = (...args) => region.getMulti<R>(keysFor(...args));
-  cached.set = (mapping) => {
+  cached.get = async (...args) => region.getMulti<R>(keysFor(...args));
+  cached.set = async (mapping) => {
     const args: A[] = mapping instanceof Map ? [...mapping.keys()] : (Object.keys(mapping) as A[]);
     const keys = keysFor(...args);
     const out = new Map<string, unknown>();
@@ -198,7 +206,7 @@ export function makeCachedMultiFunction<A, R>(
     });
     return region.setMulti(out);
   };
-  cached.invalidate = (...args) => region.deleteMulti(keysFor(...args));
+  cached.invalidate = async (...args) => region.deleteMulti(keysFor(...args));
   cached.refresh = async function (this: unknown, ...args: A[]) {
     const keys = keysFor(...args);
     const result = await fn.apply(this, args);

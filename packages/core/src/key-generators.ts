@@ -24,9 +24,10 @@ export type FunctionMultiKeyGenerator = (
   options?: KeyGeneratorOptions,
 ) => (...args: unknown[]) => string[];
 
-// Strings that could also be the rendering of another type, or contain the separator.
+// Strings that could also be the rendering of another type (a Date renders as `Date(...)`), or
+// contain the separator.
 const BARE_STRING = /^[^\s"]+$/;
-const LOOKS_TYPED = /^(?:-?(?:\d|\.\d|Infinity)|NaN$|true$|false$|null$|undefined$|[[{])/;
+const LOOKS_TYPED = /^(?:-?(?:\d|\.\d|Infinity)|NaN$|true$|false$|null$|undefined$|[[{]|Date\()/;
 
 function isPlainData(value: object): boolean {
   const proto = Object.getPrototypeOf(value);

@@ -20,6 +20,14 @@ export interface CacheMutex {
   release(): Promise<void>;
   /** Whether anyone holds the lock right now. */
   locked(): Promise<boolean>;
+  /**
+   * Optional: waits until the lock is free without taking it. Resolves `true` once the holder
+   * released it (or it expired), `false` when the mutex's own blocking timeout passed, and rejects
+   * with the signal's reason if it aborts. A distributed mutex that offers it lets the waiters of
+   * every process wake together on the holder's release and read its value, instead of taking the
+   * lock one process after another only to find the value there.
+   */
+  waitForRelease?(options?: AcquireOptions): Promise<boolean>;
 }
 
 /**

@@ -8,6 +8,7 @@ import type { AcquireOptions, CacheMutex } from './mutex.js';
  */
 export class RegionMutex implements CacheMutex {
   #preheld: boolean;
+  #remotePreheld = false;
 
   /**
    * @param preheld the caller already took the local lock (with `tryAcquire`); the next
@@ -22,16 +23,32 @@ export class RegionMutex implements CacheMutex {
     this.#preheld = preheld;
   }
 
-  /** Gives back a pre-held local lock that no `acquire` took over. */
-  abandon(): void {
+  /**
+   * Records that the caller, holding the pre-held local lock, also took the remote mutex (with
+   * `acquire(false)`); the next `acquire` then takes nothing at all.
+   */
+  remoteTaken(): void {
+    this.#remotePreheld = true;
+  }
+
+  /** Gives back pre-held locks that no `acquire` took over. */
+  async abandon(): Promise<void> {
     if (!this.#preheld) return;
     this.#preheld = false;
-    this.locks.release(this.key);
+    if (this.#remotePreheld) {
+      this.#remotePreheld = false;
+      await this.release();
+    } else this.locks.release(this.key);
   }
 
   async acquire(wait = true, options?: AcquireOptions): Promise<boolean> {
-    if (this.#preheld) this.#preheld = false;
-    else if (wait) await this.locks.acquire(this.key, options?.signal);
+    if (this.#preheld) {
+      this.#preheld = false;
+      if (this.#remotePreheld) {
+        this.#remotePreheld = false;
+        return true;
+      }
+    } else if (wait) await this.locks.acquire(this.key, options?.signal);
     else if (!this.locks.tryAcquire(this.key)) return false;
     if (this.remote === null) return true;
     try {

@@ -15,6 +15,7 @@ import { type Duration, toSeconds } from './duration.js';
 import {
   CantDeserializeError,
   DogpileError,
+  LockTimeoutError,
   RegionAlreadyConfiguredError,
   RegionNotConfiguredError,
   ValidationError,
@@ -418,12 +419,12 @@ export class CacheRegion {
     options?: GetOptions,
   ): Promise<CachedValue<T> | null> {
     const backend = this.#backend ?? this.#notConfigured();
+    // Parsed before the read, so a bad expirationTime is an error whether or not the key is cached.
+    const expiration = this.#expirationFor(options?.expirationTime);
     const value = await this.#read(backend, this.#mangle(key));
     if (value === NO_VALUE) return null;
     if (options?.ignoreExpiration) return value as CachedValue<T>;
-    return this.#usable(value, this.#expirationFor(options?.expirationTime))
-      ? (value as CachedValue<T>)
-      : null;
+    return this.#usable(value, expiration) ? (value as CachedValue<T>) : null;
   }
 
   /** Values for `keys` in order, `NO_VALUE` where {@link get} would give it; one backend call. */
@@ -628,6 +629,24 @@ export class CacheRegion {
     }
     const mutex = new RegionMutex(this.#locks, mangled, remote, preheld);
     try {
+      if (preheld && remote?.waitForRelease) {
+        // Another process may be creating. Queueing on its lock would hand the lock from process
+        // to process, each taking it only to find the value; wait for the release and read, as
+        // the in-process waiters above do.
+        const started = this.#clock.now();
+        for (;;) {
+          if (await remote.acquire(false)) {
+            mutex.remoteTaken();
+            break;
+          }
+          const released = await remote.waitForRelease();
+          const value = await this.#read(backend, mangled);
+          if (this.#usable(value, expiration)) return value.payload as T;
+          prefetched = value;
+          if (!this.#isMiss(value)) break;
+          if (!released) throw new LockTimeoutError(key, this.#clock.now() - started);
+        }
+      }
       return await new Lock<T>(
         mutex,
         genValue,
@@ -637,7 +656,7 @@ export class CacheRegion {
         this.#lockOptions(key),
       ).run();
     } finally {
-      mutex.abandon();
+      await mutex.abandon();
     }
   }
 

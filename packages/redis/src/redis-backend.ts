@@ -1,0 +1,367 @@
+import { BytesBackend, NO_VALUE, type NoValue, reportError } from '@dogpile/core';
+import { Cluster, Redis } from 'ioredis';
+import { groupBySlot } from './cluster-slots.js';
+import { RedisBackendError, toRedisError } from './errors.js';
+import { LockNotifier } from './lock-notifier.js';
+import { type RedisBackendOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { type LockContext, RedisMutex } from './redis-mutex.js';
+
+type Client = Redis | Cluster;
+
+const QUIT_TIMEOUT_MS = 2000;
+
+function toBuffer(bytes: Uint8Array): Buffer {
+  // ioredis sends a Buffer as is but turns any other object into a string ("1,2,3").
+  return Buffer.isBuffer(bytes)
+    ? bytes
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function closedError(): RedisBackendError {
+  return new RedisBackendError(
+    'ERR_REDIS_CLOSED',
+    'This RedisBackend was closed. Configure the region with a new backend to use Redis again.',
+  );
+}
+
+/** Throws the first error of an ioredis pipeline's results. */
+function checkPipeline(results: Array<[Error | null, unknown]> | null): void {
+  if (results === null) throw new Error('Connection is closed.');
+  for (const [error] of results) if (error) throw error;
+}
+
+/**
+ * A dogpile.cache backend on Redis through ioredis: standalone, Sentinel or Cluster, optionally
+ * with a distributed dogpile lock ({@link RedisMutex}). Values are stored as
+ * `JSON(metadata)|payload` bytes, the layout Python dogpile.cache uses, so with the JSON serializer
+ * both read each other's values, and with the default `lockPrefix` both take the same locks.
+ *
+ * @example
+ * const region = makeRegion().configure(
+ *   new RedisBackend({ url: 'redis://localhost:6379/0', distributedLock: true, redisExpirationTime: '2h' }),
+ *   { expirationTime: '10m' },
+ * );
+ * // or, once @dogpile/redis is imported:
+ * region.configure('redis', { expirationTime: 600, arguments: { url: 'redis://localhost:6379/0' } });
+ */
+export class RedisBackend extends BytesBackend {
+  /** The ioredis client in use: the one given as `client`, or the one this backend opened. */
+  readonly client: Client;
+  /** Whether this backend talks to a Redis Cluster (multi-key calls are then split by slot). */
+  readonly isCluster: boolean;
+  readonly #options: ResolvedOptions;
+  readonly #ownsClient: boolean;
+  readonly #keyPrefix: string;
+  readonly #notifier: LockNotifier | undefined;
+  readonly #lockContext: LockContext;
+  readonly #heldMutexes = new Set<RedisMutex>();
+  #readyPromise: Promise<void> | undefined;
+  #lastError: unknown;
+  #closed = false;
+
+  /** @param options see {@link RedisBackendOptions}; with none, connects to `127.0.0.1:6379`. */
+  constructor(options: RedisBackendOptions = {}) {
+    super();
+    const resolved = resolveOptions(options);
+    this.#options = resolved;
+    if (resolved.keyMangler) this.keyMangler = resolved.keyMangler;
+    if (resolved.serializer) this.serializer = resolved.serializer;
+
+    const connection = resolved.connection;
+    if (connection.kind === 'client') {
+      this.client = connection.client;
+      this.#ownsClient = false;
+    } else {
+      this.#ownsClient = true;
+      if (connection.kind === 'cluster') {
+        this.client = new Cluster(connection.startupNodes, connection.options);
+      } else if (connection.kind === 'sentinel') {
+        this.client = new Redis(connection.options);
+      } else if (connection.url !== undefined) {
+        this.client = new Redis(connection.url, connection.options);
+      } else {
+        this.client = new Redis(connection.options);
+      }
+      // Failures reach the callers as RedisBackendErrors; without a listener ioredis would also
+      // print every reconnect attempt as an unhandled error.
+      this.client.on('error', (error: unknown) => {
+        this.#lastError = error;
+      });
+    }
+    this.isCluster = (this.client as Cluster).isCluster === true;
+    const clientOptions = this.isCluster
+      ? (this.client as Cluster).options.redisOptions
+      : (this.client as Redis).options;
+    this.#keyPrefix = clientOptions?.keyPrefix ?? '';
+
+    const channel =
+      resolved.distributedLock && resolved.lockNotify ? `${resolved.lockPrefix}:released` : '';
+    this.#notifier =
+      channel === ''
+        ? undefined
+        : new LockNotifier(
+            channel,
+            () => this.client.duplicate() as Client,
+            (error) =>
+              reportError({
+                operation: 'lockSubscribe',
+                error: toRedisError(error, resolved.where, `SUBSCRIBE ${channel}`),
+              }),
+          );
+    const backend = this;
+    this.#lockContext = {
+      command: (operation, fn) => this.#command(operation, fn),
+      get closed() {
+        return backend.#closed;
+      },
+      keyPrefix: this.#keyPrefix,
+      notifier: this.#notifier,
+      channel,
+      lockTimeoutMs: resolved.lockTimeoutMs,
+      lockBlockingTimeoutMs: resolved.lockBlockingTimeoutMs,
+      lockAutoExtend: resolved.lockAutoExtend,
+      lockPollMinMs: resolved.lockPollMinMs,
+      lockPollMaxMs: resolved.lockPollMaxMs,
+      held: (mutex, isHeld) => {
+        if (isHeld) this.#heldMutexes.add(mutex);
+        else this.#heldMutexes.delete(mutex);
+      },
+      where: resolved.where,
+    };
+  }
+
+  /** The lock key prefix in use (`'_lock'` unless configured). */
+  get lockPrefix(): string {
+    return this.#options.lockPrefix;
+  }
+
+  /** Whether {@link close} was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  // ---------------------------------------------------------------- connection state
+
+  /**
+   * Resolves once the client can take commands. Waiting here instead of in ioredis's offline queue
+   * turns a server that is down, refusing or rejecting our password into a prompt, precise error.
+   */
+  #whenReady(operation: string): Promise<void> {
+    if (this.#closed) return Promise.reject(closedError());
+    const client = this.client;
+    const status = client.status;
+    if (status === 'ready') return Promise.resolve();
+    if (status === 'end') {
+      return Promise.reject(
+        new RedisBackendError(
+          'ERR_REDIS_CONNECTION',
+          `The Redis client for ${this.#options.where} has been closed (status "end") and will not reconnect; ${operation} cannot run.` +
+            (this.#ownsClient
+              ? ''
+              : ' The client was passed in as `client`: whoever owns it closed it.'),
+          { cause: this.#lastError },
+        ),
+      );
+    }
+    this.#readyPromise ??= new Promise<void>((resolve, reject) => {
+      const finish = (error?: RedisBackendError) => {
+        clearTimeout(timer);
+        client.off('ready', onReady);
+        client.off('error', onError);
+        client.off('end', onEnd);
+        this.#readyPromise = undefined;
+        if (error) reject(error);
+        else resolve();
+      };
+      const onReady = () => finish();
+      const onError = (error: unknown) =>
+        finish(toRedisError(error, this.#options.where, 'connect'));
+      const onEnd = () =>
+        finish(
+          new RedisBackendError(
+            'ERR_REDIS_CONNECTION',
+            `The connection to Redis at ${this.#options.where} ended before it was ready.`,
+            { cause: this.#lastError },
+          ),
+        );
+      const timer = setTimeout(
+        () =>
+          finish(
+            new RedisBackendError(
+              'ERR_REDIS_CONNECTION',
+              `Redis at ${this.#options.where} was not ready within connectTimeout (${this.#options.connectTimeoutMs} ms)` +
+                (this.#lastError instanceof Error
+                  ? `; last error: ${this.#lastError.message}`
+                  : '') +
+                '. Check that the server is running and reachable.',
+              { cause: this.#lastError },
+            ),
+          ),
+        this.#options.connectTimeoutMs,
+      );
+      client.on('ready', onReady);
+      client.on('error', onError);
+      client.on('end', onEnd);
+      if (status === 'wait') client.connect().catch(() => {});
+    });
+    return this.#readyPromise;
+  }
+
+  /** Runs `fn` once the client is ready, turning its errors into {@link RedisBackendError}s. */
+  async #command<T>(operation: string, fn: (client: Client) => Promise<T>): Promise<T> {
+    if (this.#closed) throw closedError();
+    if (this.client.status !== 'ready') await this.#whenReady(operation);
+    try {
+      return await fn(this.client);
+    } catch (error) {
+      throw toRedisError(error, this.#options.where, operation);
+    }
+  }
+
+  // ---------------------------------------------------------------- storage
+
+  override async getSerialized(key: string): Promise<Uint8Array | NoValue> {
+    // The fast path of every read: no wrapper closure, no extra promise when ready.
+    if (this.#closed) throw closedError();
+    if (this.client.status !== 'ready') await this.#whenReady('GET');
+    let value: Buffer | null;
+    try {
+      value = await this.client.getBuffer(key);
+    } catch (error) {
+      throw toRedisError(error, this.#options.where, 'GET');
+    }
+    return value === null ? NO_VALUE : value;
+  }
+
+  override async getSerializedMulti(keys: readonly string[]): Promise<Array<Uint8Array | NoValue>> {
+    if (keys.length === 0) return [];
+    const values = await this.#command('MGET', async (client) => {
+      if (!this.isCluster) return client.mgetBuffer(...keys);
+      // Cluster refuses MGET across slots: one MGET per slot, all in flight together.
+      const out = new Array<Buffer | null>(keys.length);
+      await Promise.all(
+        groupBySlot(keys, this.#keyPrefix).map(async (group) => {
+          const found = await client.mgetBuffer(...group.map((i) => keys[i]!));
+          group.forEach((index, j) => {
+            out[index] = found[j] ?? null;
+          });
+        }),
+      );
+      return out;
+    });
+    return values.map((value) => (value === null ? NO_VALUE : value));
+  }
+
+  override async setSerialized(key: string, value: Uint8Array): Promise<void> {
+    const ttl = this.#options.expirationMs;
+    await this.#command('SET', (client) =>
+      ttl === undefined
+        ? client.set(key, toBuffer(value))
+        : client.set(key, toBuffer(value), 'PX', ttl),
+    );
+  }
+
+  override async setSerializedMulti(mapping: ReadonlyMap<string, Uint8Array>): Promise<void> {
+    if (mapping.size === 0) return;
+    const keys = [...mapping.keys()];
+    await this.#command(
+      this.#options.expirationMs === undefined ? 'MSET' : 'SET (pipeline)',
+      async (client) => {
+        const groups = this.isCluster
+          ? groupBySlot(keys, this.#keyPrefix)
+          : [keys.map((_, i) => i)];
+        await Promise.all(
+          groups.map((group) =>
+            this.#setGroup(
+              client,
+              group.map((i) => keys[i]!),
+              mapping,
+            ),
+          ),
+        );
+      },
+    );
+  }
+
+  /** Writes keys of one slot (or, outside Cluster, any keys) in one round trip. */
+  async #setGroup(
+    client: Client,
+    keys: string[],
+    mapping: ReadonlyMap<string, Uint8Array>,
+  ): Promise<void> {
+    if (this.#options.expirationMs === undefined) {
+      const args: Array<string | Buffer> = [];
+      for (const key of keys) args.push(key, toBuffer(mapping.get(key)!));
+      await client.mset(...args);
+      return;
+    }
+    // MSET cannot set a TTL; a pipeline of SET ... PX costs the same single round trip.
+    const ttl = this.#options.expirationMs;
+    const pipeline = client.pipeline();
+    for (const key of keys) pipeline.set(key, toBuffer(mapping.get(key)!), 'PX', ttl);
+    checkPipeline(await pipeline.exec());
+  }
+
+  override async delete(key: string): Promise<void> {
+    await this.#command('DEL', (client) => client.del(key));
+  }
+
+  override async deleteMulti(keys: readonly string[]): Promise<void> {
+    if (keys.length === 0) return;
+    await this.#command('DEL', async (client) => {
+      if (!this.isCluster) {
+        await client.del(...keys);
+        return;
+      }
+      await Promise.all(
+        groupBySlot(keys, this.#keyPrefix).map((group) =>
+          client.del(...group.map((i) => keys[i]!)),
+        ),
+      );
+    });
+  }
+
+  // ---------------------------------------------------------------- locking
+
+  /**
+   * A {@link RedisMutex} on `<lockPrefix><key>` when `distributedLock` is on; otherwise `null`, and
+   * the region's in-process lock alone guards creation.
+   */
+  override getMutex(key: string): RedisMutex | null {
+    if (!this.#options.distributedLock) return null;
+    return new RedisMutex(this.#lockContext, this.#options.lockPrefix + key);
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /**
+   * Stops lock extension timers and waiters, closes the lock subscriber connection and, when this
+   * backend opened the client, the client too (gracefully with QUIT when connected). A client
+   * passed in as `client` is left open. Locks still held expire within `lockTimeout`.
+   */
+  override async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const mutex of this.#heldMutexes) mutex.stopExtending();
+    this.#heldMutexes.clear();
+    await this.#notifier?.close();
+    if (!this.#ownsClient) return;
+    const client = this.client;
+    if (client.status !== 'ready') {
+      client.disconnect();
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      client.quit().catch(() => client.disconnect()),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          client.disconnect();
+          resolve();
+        }, QUIT_TIMEOUT_MS);
+        timer.unref();
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+}

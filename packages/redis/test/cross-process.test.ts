@@ -1,0 +1,137 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { makeRegion } from '@dogpile/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { RedisBackend } from '../src/index.js';
+import { noServers, sleep, targets, uniquePrefix } from './helpers.js';
+
+const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
+
+interface Child {
+  process: ChildProcess;
+  /** Resolves with the first stdout line that satisfies `match`. */
+  line(match: (line: string) => boolean): Promise<string>;
+  stderr(): string;
+}
+
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+});
+
+function startChild(name: string, args: unknown): Child {
+  const child = spawn(process.execPath, [fixture(name), JSON.stringify(args)], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let out = '';
+  let err = '';
+  const waiters: Array<{ match: (line: string) => boolean; resolve: (line: string) => void }> = [];
+  const seen: string[] = [];
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    out += chunk;
+    let newline = out.indexOf('\n');
+    while (newline >= 0) {
+      const line = out.slice(0, newline);
+      out = out.slice(newline + 1);
+      seen.push(line);
+      for (const waiter of waiters.splice(0)) {
+        if (waiter.match(line)) waiter.resolve(line);
+        else waiters.push(waiter);
+      }
+      newline = out.indexOf('\n');
+    }
+  });
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    err += chunk;
+  });
+  const exited = once(child, 'exit');
+  return {
+    process: child,
+    stderr: () => err,
+    line(match) {
+      const found = seen.find(match);
+      if (found !== undefined) return Promise.resolve(found);
+      return new Promise((resolve, reject) => {
+        waiters.push({ match, resolve });
+        exited.then(([code, signal]) =>
+          reject(
+            new Error(`child ${name} exited (${code ?? signal}) before printing the line:\n${err}`),
+          ),
+        );
+      });
+    },
+  };
+}
+
+describe.skipIf(noServers).each(targets)('across processes ($name)', (target) => {
+  it('4 processes x 50 callers on a cold key: the creator runs exactly once', async () => {
+    const p = uniquePrefix(`xproc-${target.name}`);
+    const args = {
+      connection: target.connection(),
+      key: `${p}cold`,
+      counterKey: `${p}runs`,
+      callers: 50,
+      creatorMs: 200,
+    };
+    const procs = Array.from({ length: 4 }, () => startChild('stampede-child.mjs', args));
+    await Promise.all(procs.map((child) => child.line((line) => line === 'ready')));
+    for (const child of procs) child.process.stdin!.write('go\n');
+    const reports = await Promise.all(
+      procs.map(async (child) => JSON.parse(await child.line((line) => line.startsWith('{')))),
+    );
+    expect(await target.raw().get(`${p}runs`), 'creator runs over 4 processes').toBe('1');
+    const values = reports.flatMap((report) => report.values as unknown[]);
+    expect(values).toHaveLength(200);
+    const creatorPid = (values[0] as { createdBy: number }).createdBy;
+    expect(reports.map((report) => report.pid)).toContain(creatorPid);
+    for (const value of values)
+      expect(value, 'every caller got the one created value').toEqual({ createdBy: creatorPid });
+    // Nobody was left waiting long after the creator finished. (No lower bound: on a loaded
+    // machine a child may only start its callers once the value is already there.)
+    const latencies = reports.flatMap((report) => report.latencies as number[]);
+    expect(Math.max(...latencies), 'slowest caller, ms').toBeLessThan(3000);
+  });
+
+  it('a SIGKILLed holder: another process takes over once the lock TTL passes, not before', async () => {
+    const p = uniquePrefix(`sigkill-${target.name}`);
+    const lockTimeoutMs = 600;
+    const holder = startChild('holder-child.mjs', {
+      connection: target.connection(),
+      key: `${p}k`,
+      lockTimeout: lockTimeoutMs / 1000,
+    });
+    await holder.line((line) => line === 'creating');
+
+    const backend = new RedisBackend({
+      ...target.connection(),
+      distributedLock: true,
+      lockTimeout: lockTimeoutMs / 1000,
+    });
+    const region = makeRegion().configure(backend, { expirationTime: 60 });
+    try {
+      // Alive, the holder keeps extending its lock well past the TTL.
+      await sleep(lockTimeoutMs * 2);
+      expect(await backend.getMutex(`${p}k`)!.acquire(false)).toBe(false);
+
+      holder.process.kill('SIGKILL');
+      await once(holder.process, 'exit');
+      const killedAt = performance.now();
+      let ran = 0;
+      const value = await region.getOrCreate(`${p}k`, () => {
+        ran++;
+        return 'taken over';
+      });
+      const waited = performance.now() - killedAt;
+      expect(value).toBe('taken over');
+      expect(ran).toBe(1);
+      // The lock was extended at most lockTimeout / 3 before the kill, so it expires within one
+      // TTL; the waiter notices by its next poll (at most 100 ms later); the rest is slack for a
+      // loaded machine, far below the 10 s default TTL the bound would catch.
+      expect(waited).toBeLessThan(lockTimeoutMs + 100 + 600);
+    } finally {
+      await region.close();
+    }
+  });
+});

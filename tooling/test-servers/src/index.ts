@@ -1,0 +1,21 @@
+export { getFreePort, getFreePorts } from './free-port.js';
+export {
+  type RedisCluster,
+  type StartRedisClusterOptions,
+  startRedisCluster,
+} from './redis-cluster.js';
+export {
+  type RedisSentinel,
+  type StartRedisSentinelOptions,
+  startRedisSentinel,
+} from './redis-sentinel.js';
+export {
+  answersPing,
+  type RedisServer,
+  redisServerBinary,
+  type StartRedisOptions,
+  startRedis,
+} from './redis-server.js';
+export { type BinaryCheck, findBinary, isCI, requireBinaries } from './require-binary.js';
+export { RespErrorReply, type RespReply, sendCommand } from './resp.js';
+export { type ServerProcess, spawnServer, waitUntil } from './server-process.js';
