@@ -12,6 +12,11 @@ export const VALUE_VERSION = 2;
 export interface CacheMetadata {
   ct: number;
   v: number;
+  /**
+   * How long the creator took, in seconds (a float). Written only when early refresh is on, which
+   * reads it; optional, so values without it (older ones, Python's) read as before.
+   */
+  cd?: number;
   [extra: string]: unknown;
 }
 

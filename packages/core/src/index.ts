@@ -1,5 +1,9 @@
 export { BytesBackend, CacheBackend, type KeyMangler } from './backend.js';
 export {
+  type BackendInvalidationOptions,
+  BackendInvalidationStrategy,
+} from './backend-invalidation.js';
+export {
   type BackendFactory,
   getBackendFactory,
   KNOWN_BACKEND_PACKAGES,
@@ -16,6 +20,7 @@ export { CachedValue, type CacheMetadata, VALUE_VERSION } from './cached-value.j
 export { type Clock, systemClock } from './clock.js';
 export { coerceStringConfig } from './coerce-config.js';
 export { type Duration, toSeconds } from './duration.js';
+export { type EarlyRefreshOptions, earlyRefreshProbability } from './early-refresh.js';
 export {
   CantDeserializeError,
   DogpileError,
@@ -26,9 +31,29 @@ export {
   SerializationError,
   ValidationError,
 } from './errors.js';
-export { type ErrorEvent, errorChannel, reportError } from './instrumentation.js';
+export type { FailSafeOptions } from './fail-safe.js';
+export {
+  channelNames,
+  type ErrorEvent,
+  errorChannel,
+  type HitEvent,
+  hitChannel,
+  type LockWaitEvent,
+  lockWaitChannel,
+  type MissEvent,
+  missChannel,
+  type RegenerationEndEvent,
+  type RegenerationReason,
+  type RegenerationStartEvent,
+  regenerationEndChannel,
+  regenerationStartChannel,
+  reportError,
+  type StaleServedEvent,
+  staleServedChannel,
+} from './instrumentation.js';
 export {
   DefaultInvalidationStrategy,
+  type InvalidationContext,
   type RegionInvalidationStrategy,
 } from './invalidation.js';
 export {
@@ -50,10 +75,13 @@ export {
   NeedRegenerationError,
   type ValueAndCreated,
 } from './lock.js';
+export type { CallWaitOptions, LockWaitOptions, OnLockTimeout } from './lock-wait.js';
 export { type AcquireOptions, type CacheMutex, NullMutex } from './mutex.js';
 export { isNoValue, NO_VALUE, NoValue } from './no-value.js';
 export { NullBackend } from './null-backend.js';
 export { ProxyBackend } from './proxy-backend.js';
+export { type RandomSource, systemRandom } from './random.js';
+export type { RefreshOptions } from './refresh-options.js';
 export {
   type AsyncCreationRunner,
   CacheRegion,

@@ -1,3 +1,5 @@
+import type { CacheBackend } from './backend.js';
+
 /**
  * Decides which stored values a region's `invalidate()` has retired, the port of dogpile's
  * `RegionInvalidationStrategy`. Timestamps are seconds since the epoch, compared with a value's
@@ -14,6 +16,26 @@ export interface RegionInvalidationStrategy {
   isInvalidated(timestamp: number): boolean;
   wasSoftInvalidated(): boolean;
   wasHardInvalidated(): boolean;
+  /**
+   * Optional: called by `configure()` with the region this strategy now serves, so a strategy
+   * that keeps its times somewhere shared (see `BackendInvalidationStrategy`) can find the
+   * backend, the region's name and its clock without being told twice.
+   */
+  attach?(context: InvalidationContext): void;
+}
+
+/** What a region tells its invalidation strategy in {@link RegionInvalidationStrategy.attach}. */
+export interface InvalidationContext {
+  /** The region itself, to tell one region from another. */
+  readonly owner: object;
+  /** The region's name. */
+  readonly regionName: string;
+  /** The region's backend, outermost proxy included, as it is at the time of the call. */
+  backend(): CacheBackend;
+  /** Applies the region's key mangler, as for every key the region stores. */
+  mangleKey(key: string): string;
+  /** The region's clock: seconds since the epoch, the unit of a value's `ct`. */
+  now(): number;
 }
 
 /**

@@ -1,12 +1,14 @@
-interface Waiter {
-  grant: () => void;
-  cancelled: boolean;
-}
-
 interface Entry {
-  queue: Waiter[];
-  /** Woken, all at once, at the next release. */
-  watchers: Array<() => void> | undefined;
+  /**
+   * Callers waiting to take the lock, in arrival order (a `Set` iterates in insertion order). An
+   * aborted waiter deletes itself at once, so a holder that runs for a long time does not collect
+   * the callers that gave up on it.
+   */
+  queue: Set<() => void> | undefined;
+  /** Woken, all at once, at the next release; an aborted watcher deletes itself at once too. */
+  watchers: Set<(handoff: unknown) => void> | undefined;
+  /** Given to the watchers at the next release; see {@link KeyedLocks.offer}. */
+  handoff: unknown;
 }
 
 /**
@@ -30,63 +32,97 @@ export class KeyedLocks {
     return this.#held.has(key);
   }
 
+  /** How many callers wait for `key` right now: to take it, or for its release. */
+  waiting(key: string): number {
+    const entry = this.#held.get(key);
+    if (!entry) return 0;
+    return (entry.queue?.size ?? 0) + (entry.watchers?.size ?? 0);
+  }
+
   /** Takes the lock if it is free; never waits. */
   tryAcquire(key: string): boolean {
     if (this.#held.has(key)) return false;
-    this.#held.set(key, { queue: [], watchers: undefined });
+    this.#held.set(key, { queue: undefined, watchers: undefined, handoff: undefined });
     return true;
   }
 
   /**
    * Takes the lock, waiting in FIFO order behind the current holder. Rejects with the signal's
-   * reason if `signal` aborts first; the lock is then neither taken nor disturbed.
+   * reason if `signal` aborts first; the waiter then leaves the queue at once, and the lock is
+   * neither taken nor disturbed.
    */
   acquire(key: string, signal?: AbortSignal): Promise<void> {
     const entry = this.#held.get(key);
     if (!entry) {
-      this.#held.set(key, { queue: [], watchers: undefined });
+      this.#held.set(key, { queue: undefined, watchers: undefined, handoff: undefined });
       return Promise.resolve();
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<void>((resolve, reject) => {
-      const waiter: Waiter = { grant: resolve, cancelled: false };
-      if (signal) {
-        const onAbort = () => {
-          waiter.cancelled = true;
-          reject(signal.reason);
-        };
-        signal.addEventListener('abort', onAbort, { once: true });
-        waiter.grant = () => {
-          signal.removeEventListener('abort', onAbort);
-          resolve();
-        };
+      let queue = entry.queue;
+      if (queue === undefined) {
+        queue = new Set();
+        entry.queue = queue;
       }
-      entry.queue.push(waiter);
+      if (!signal) {
+        queue.add(resolve);
+        return;
+      }
+      const onAbort = () => {
+        queue.delete(grant);
+        reject(signal.reason);
+      };
+      const grant = () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      queue.add(grant);
     });
   }
 
   /**
    * Resolves at the current holder's next release, without taking the lock; `undefined` when the
    * key is not held. Every watcher wakes at once, so callers that only need the holder's result
-   * do not file through the lock one by one. Rejects with the signal's reason if it aborts first.
+   * do not file through the lock one by one. The promise resolves with what the holder passed to
+   * {@link offer}, if anything. Rejects with the signal's reason if it aborts first, and the
+   * watcher is then forgotten at once.
    */
-  waitForRelease(key: string, signal?: AbortSignal): Promise<void> | undefined {
+  waitForRelease(key: string, signal?: AbortSignal): Promise<unknown> | undefined {
     const entry = this.#held.get(key);
     if (!entry) return undefined;
     if (signal?.aborted) return Promise.reject(signal.reason);
-    return new Promise<void>((resolve, reject) => {
-      let wake = resolve;
-      if (signal) {
-        const onAbort = () => reject(signal.reason);
-        signal.addEventListener('abort', onAbort, { once: true });
-        wake = () => {
-          signal.removeEventListener('abort', onAbort);
-          resolve();
-        };
+    return new Promise<unknown>((resolve, reject) => {
+      let watchers = entry.watchers;
+      if (watchers === undefined) {
+        watchers = new Set();
+        entry.watchers = watchers;
       }
-      if (entry.watchers) entry.watchers.push(wake);
-      else entry.watchers = [wake];
+      if (!signal) {
+        watchers.add(resolve);
+        return;
+      }
+      const onAbort = () => {
+        watchers.delete(wake);
+        reject(signal.reason);
+      };
+      const wake = (handoff: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(handoff);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      watchers.add(wake);
     });
+  }
+
+  /**
+   * Lets the holder of `key` give the callers watching for its release a result, delivered with
+   * the release (and then forgotten): the region uses it when a watcher cannot read the value the
+   * holder stored because the backend is failing. Does nothing when `key` is not held.
+   */
+  offer(key: string, handoff: unknown): void {
+    const entry = this.#held.get(key);
+    if (entry) entry.handoff = handoff;
   }
 
   /** Releases the lock, handing it to the next waiter if there is one. */
@@ -94,11 +130,21 @@ export class KeyedLocks {
     const entry = this.#held.get(key);
     if (!entry) return;
     const watchers = entry.watchers;
+    const handoff = entry.handoff;
     entry.watchers = undefined;
-    let next = entry.queue.shift();
-    while (next?.cancelled) next = entry.queue.shift();
-    if (next) next.grant();
-    else this.#held.delete(key);
-    if (watchers) for (const wake of watchers) wake();
+    entry.handoff = undefined;
+    const queue = entry.queue;
+    let next: (() => void) | undefined;
+    if (queue !== undefined) {
+      for (const first of queue) {
+        next = first;
+        break;
+      }
+    }
+    if (next) {
+      queue!.delete(next);
+      next();
+    } else this.#held.delete(key);
+    if (watchers) for (const wake of watchers) wake(handoff);
   }
 }

@@ -29,6 +29,11 @@ export interface LockOptions {
   acquireOptions?: AcquireOptions;
   /** The key, for error messages. */
   key?: string;
+  /**
+   * Called when `run()` is about to return a stale value: `handedOver` is `true` when the
+   * `asyncCreator` took the mutex to regenerate, `false` when someone else holds it.
+   */
+  onServeStale?: (handedOver: boolean) => void;
 }
 
 const NOT_REGENERATED = Symbol('NOT_REGENERATED');
@@ -53,6 +58,7 @@ export class Lock<T> {
   readonly #now: () => number;
   readonly #acquireOptions: AcquireOptions | undefined;
   readonly #key: string;
+  readonly #onServeStale: ((handedOver: boolean) => void) | undefined;
   #waitStarted = 0;
 
   /**
@@ -74,6 +80,7 @@ export class Lock<T> {
     this.#now = options.now ?? defaultNow;
     this.#acquireOptions = options.acquireOptions;
     this.#key = options.key ?? '(unnamed)';
+    this.#onServeStale = options.onServeStale;
   }
 
   #hasValue(createdTime: number): boolean {
@@ -123,7 +130,10 @@ export class Lock<T> {
     let hasValue: boolean;
     if (this.#hasValue(createdTime)) {
       hasValue = true;
-      if (!(await this.mutex.acquire(false))) return NOT_REGENERATED;
+      if (!(await this.mutex.acquire(false))) {
+        this.#onServeStale?.(false);
+        return NOT_REGENERATED;
+      }
     } else {
       hasValue = false;
       this.#waitStarted = this.#now() * 1000;
@@ -152,6 +162,7 @@ export class Lock<T> {
             reportError({ operation: 'asyncCreator', error }),
           );
         }
+        this.#onServeStale?.(true);
         return [value as T, createdTime];
       }
 

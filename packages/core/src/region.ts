@@ -1,5 +1,6 @@
 import type { CacheBackend, KeyMangler } from './backend.js';
 import { getBackendFactory, loadBackendFactory } from './backend-registry.js';
+import { BackgroundRefresher } from './background-refresh.js';
 import {
   type CachedFunction,
   type CachedMultiFunction,
@@ -11,7 +12,14 @@ import {
 import { CachedValue, type CacheMetadata, VALUE_VERSION } from './cached-value.js';
 import { type Clock, systemClock } from './clock.js';
 import { coerceStringConfig } from './coerce-config.js';
+import {
+  CreationGuard,
+  callGuardSettings,
+  type GuardSettings,
+  regionGuardSettings,
+} from './creation-guard.js';
 import { type Duration, toSeconds } from './duration.js';
+import { earlyRefreshBeta, shouldRefreshEarly } from './early-refresh.js';
 import {
   CantDeserializeError,
   DogpileError,
@@ -20,7 +28,23 @@ import {
   RegionNotConfiguredError,
   ValidationError,
 } from './errors.js';
-import { reportError } from './instrumentation.js';
+import {
+  FailSafeMutex,
+  type FailSafeOptions,
+  parseFailSafe,
+  servableOnError,
+} from './fail-safe.js';
+import {
+  hitChannel,
+  lockWaitChannel,
+  missChannel,
+  publishHit,
+  publishLockWait,
+  publishMiss,
+  publishStaleServed,
+  type RegenerationReason,
+  reportError,
+} from './instrumentation.js';
 import { DefaultInvalidationStrategy, type RegionInvalidationStrategy } from './invalidation.js';
 import {
   type FunctionKeyGenerator,
@@ -29,12 +53,23 @@ import {
   functionMultiKeyGenerator,
 } from './key-generators.js';
 import { KeyedLocks } from './keyed-locks.js';
-import { Lock, NeedRegenerationError, type ValueAndCreated } from './lock.js';
+import {
+  type AsyncCreator,
+  Lock,
+  type LockOptions,
+  NeedRegenerationError,
+  type ValueAndCreated,
+} from './lock.js';
+import { type CallWaitOptions, LockWait, type LockWaitOptions } from './lock-wait.js';
 import { type CacheMutex, NullMutex } from './mutex.js';
 import { NO_VALUE, type NoValue } from './no-value.js';
 import { ProxyBackend } from './proxy-backend.js';
+import { type RandomSource, systemRandom } from './random.js';
+import type { RefreshOptions } from './refresh-options.js';
+import { runCreator, runMultiCreator } from './regeneration.js';
 import { RegionMutex } from './region-mutex.js';
 import type { Serializer } from './serializer.js';
+import { timeWaits } from './timed-mutex.js';
 import { deserializeCachedValue, serializeCachedValue } from './wire-format.js';
 
 /**
@@ -61,7 +96,7 @@ export type AsyncCreationRunner = (
  * @example
  * const region = makeRegion({ name: 'users', keyMangler: sha1MangleKey });
  */
-export interface RegionOptions {
+export interface RegionOptions extends LockWaitOptions, FailSafeOptions, RefreshOptions {
   /** A name for error messages and instrumentation. Default: `'default'`. */
   name?: string;
   /** Builds keys for {@link CacheRegion.cacheOnArguments}. Default: {@link functionKeyGenerator}. */
@@ -75,10 +110,18 @@ export interface RegionOptions {
    * (`jsonSerializer` for byte backends; none for `MemoryBackend`, which keeps objects).
    */
   serializer?: Serializer;
-  /** Regenerates stale values in the background; see {@link AsyncCreationRunner}. Default: none. */
+  /**
+   * Your own runner for background regenerations, as dogpile's `async_creation_runner`; see
+   * {@link AsyncCreationRunner}. Giving one turns background regeneration on (as `backgroundRefresh:
+   * true` does) and it takes precedence over the built-in runner. Default: none.
+   */
   asyncCreationRunner?: AsyncCreationRunner;
   /** The time source, for tests. Default: the system clock. */
   clock?: Clock;
+  /**
+   * The random source, numbers in `[0, 1)`, for tests of early refresh. Default: `Math.random`.
+   */
+  random?: RandomSource;
 }
 
 /**
@@ -119,7 +162,7 @@ export interface GetOptions {
 export type Creator<T> = (...args: never[]) => T | Promise<T>;
 
 /** Options of {@link CacheRegion.getOrCreate}. */
-export interface GetOrCreateOptions<T> {
+export interface GetOrCreateOptions<T> extends CallWaitOptions, FailSafeOptions, RefreshOptions {
   /** Overrides the region's expiration time for this call only (seconds or duration string; `-1` never). */
   expirationTime?: Duration;
   /** Called with a newly created value; return `false` to return it without caching it. */
@@ -129,7 +172,7 @@ export interface GetOrCreateOptions<T> {
 }
 
 /** Options of {@link CacheRegion.getOrCreateMulti}. */
-export interface GetOrCreateMultiOptions<T> {
+export interface GetOrCreateMultiOptions<T> extends CallWaitOptions, FailSafeOptions {
   /** Overrides the region's expiration time for this call only (seconds or duration string; `-1` never). */
   expirationTime?: Duration;
   /** Called with each newly created value; return `false` to return it without caching it. */
@@ -142,6 +185,8 @@ export type MultiDictResult<A, R> = ReadonlyMap<A, R> | Readonly<Record<string, 
 // Thrown on every miss on the slow path; building a fresh Error (and its stack) each time costs
 // more than the rest of the miss handling.
 const NEED_REGENERATION = new NeedRegenerationError();
+/** The mutex of a caller that gave up waiting and creates without the lock. */
+const NO_LOCK = new NullMutex();
 
 function notAFunction(what: string, value: unknown): never {
   throw new ValidationError(`${what} must be a function; got ${typeof value}.`);
@@ -172,6 +217,15 @@ export class CacheRegion {
   #invalidator: RegionInvalidationStrategy;
   readonly #locks = new KeyedLocks();
   readonly #clock: Clock;
+  /** lockWaitTimeout, onLockTimeout, failSafe, staleIfError; `null` when all are off. */
+  readonly #guardSettings: Omit<GuardSettings, 'signal'> | null;
+  readonly #random: RandomSource;
+  readonly #backgroundRefresh: boolean;
+  /** The region's early refresh `beta`; `0` when off, which keeps the hit path to one test. */
+  readonly #earlyBeta: number;
+  readonly #background = new BackgroundRefresher();
+  /** Reads in flight for callers woken by a release, by mangled key; see #readAfterRelease. */
+  readonly #rereads = new Map<string, Promise<Uint8Array | NoValue>>();
 
   constructor(options: RegionOptions = {}) {
     this.name = options.name ?? 'default';
@@ -190,6 +244,20 @@ export class CacheRegion {
     this.#ownKeyMangler = options.keyMangler;
     this.#ownSerializer = options.serializer;
     this.#clock = options.clock ?? systemClock;
+    this.#guardSettings = regionGuardSettings(options);
+    if (options.random !== undefined && typeof options.random !== 'function') {
+      notAFunction('random', options.random);
+    }
+    this.#random = options.random ?? systemRandom;
+    checkBackgroundRefresh(options.backgroundRefresh);
+    if (options.backgroundRefresh === false && options.asyncCreationRunner !== undefined) {
+      throw new ValidationError(
+        'backgroundRefresh: false contradicts asyncCreationRunner, which regenerates in the background. Drop one of them.',
+      );
+    }
+    this.#backgroundRefresh =
+      options.backgroundRefresh ?? options.asyncCreationRunner !== undefined;
+    this.#earlyBeta = earlyRefreshBeta(options.earlyRefresh, 'earlyRefresh');
     this.#invalidator = new DefaultInvalidationStrategy(() => this.#now());
   }
 
@@ -229,6 +297,13 @@ export class CacheRegion {
     if (options.regionInvalidator) this.#invalidator = options.regionInvalidator;
     const wrap = options.wrap ?? [];
     for (let i = wrap.length - 1; i >= 0; i--) this.wrap(wrap[i]!);
+    this.#invalidator.attach?.({
+      owner: this,
+      regionName: this.name,
+      backend: () => this.backend,
+      mangleKey: (key) => this.#mangle(key),
+      now: () => this.#now(),
+    });
     return this;
   }
 
@@ -331,7 +406,14 @@ export class CacheRegion {
     if (!backend) return;
     this.#backend = undefined;
     this.#closed = true;
+    // Background regenerations still write to this backend; it stays open until they are done.
+    await this.#background.drain();
     await backend.close();
+  }
+
+  /** The number of background regenerations running right now. */
+  get backgroundRefreshCount(): number {
+    return this.#background.size;
   }
 
   // ---------------------------------------------------------------- reading and writing
@@ -364,6 +446,27 @@ export class CacheRegion {
   async #read(backend: CacheBackend, key: string): Promise<CachedValue | NoValue> {
     if (this.#serializer === undefined) return backend.get(key);
     return this.#parse(await backend.getSerialized(key), key);
+  }
+
+  /**
+   * The read of a caller woken by a release. Every caller woken by the same release reads the
+   * same bytes, so a thousand waiters cost one backend read, not a thousand; each still parses
+   * its own copy, so no two callers share a value they might mutate. A store of objects (no
+   * serializer) is read per caller: its `get` may hand out copies on purpose.
+   */
+  #readAfterRelease(backend: CacheBackend, key: string): Promise<CachedValue | NoValue> {
+    if (this.#serializer === undefined) return this.#read(backend, key);
+    let bytes = this.#rereads.get(key);
+    if (bytes === undefined) {
+      const read = backend.getSerialized(key);
+      const forget = () => {
+        if (this.#rereads.get(key) === read) this.#rereads.delete(key);
+      };
+      read.then(forget, forget);
+      this.#rereads.set(key, read);
+      bytes = read;
+    }
+    return bytes.then((raw) => this.#parse(raw, key));
   }
 
   async #readMulti(
@@ -517,12 +620,63 @@ export class CacheRegion {
       options?.expirationTime === undefined
         ? this.#expiration
         : this.#expirationFor(options.expirationTime);
-    const value =
-      this.#serializer === undefined
-        ? await backend.get(mangled)
-        : await this.#read(backend, mangled);
-    if (this.#usable(value, expiration)) return value.payload as T;
+    let value: CachedValue | NoValue;
+    try {
+      value =
+        this.#serializer === undefined
+          ? await backend.get(mangled)
+          : await this.#read(backend, mangled);
+    } catch (error) {
+      // Nothing runs here unless the read failed, so a hit pays nothing for fail-safe.
+      value = this.#readFailed(error, key, options);
+    }
+    if (this.#usable(value, expiration)) {
+      if (hitChannel.hasSubscribers) publishHit(this.name, key);
+      if (this.#earlyBeta === 0 && options?.earlyRefresh === undefined) return value.payload as T;
+      return this.#refreshEarly(backend, key, mangled, value, creator, options, expiration);
+    }
+    if (missChannel.hasSubscribers) publishMiss(this.name, key, !this.#isMiss(value));
     return this.#createOrWait(backend, key, mangled, value, creator, options, expiration);
+  }
+
+  /** A fresh value was read with early refresh on: flips the coin, regenerating if it says so. */
+  #refreshEarly<T>(
+    backend: CacheBackend,
+    key: string,
+    mangled: string,
+    value: CachedValue,
+    creator: Creator<T>,
+    options: GetOrCreateOptions<T> | undefined,
+    expiration: number | null,
+  ): T | Promise<T> {
+    const beta =
+      options?.earlyRefresh === undefined
+        ? this.#earlyBeta
+        : earlyRefreshBeta(options.earlyRefresh, 'earlyRefresh');
+    if (
+      beta === 0 ||
+      expiration === null ||
+      !shouldRefreshEarly(value.metadata, expiration, this.#now(), beta, this.#random)
+    ) {
+      return value.payload as T;
+    }
+    // The value in hand is still fresh: a failed refresh must not fail the read. It is reported,
+    // and the next reads flip the coin again.
+    const refreshed = this.#createOrWait(
+      backend,
+      key,
+      mangled,
+      value,
+      creator,
+      options,
+      expiration,
+      true,
+    );
+    return refreshed.catch((error: unknown) => {
+      if (error instanceof ValidationError) throw error;
+      reportError({ operation: 'earlyRefresh', region: this.name, key, error });
+      return value.payload as T;
+    });
   }
 
   #softInvalidationNeedsExpiration(): never {
@@ -563,10 +717,35 @@ export class CacheRegion {
     creator: Creator<T>,
     options: GetOrCreateOptions<T> | undefined,
     expiration: number | null,
+    early = false,
+    guard?: CreationGuard,
   ): Promise<T> {
     if (typeof creator !== 'function') notAFunction('creator', creator);
+    // With a lock wait timeout, a signal, fail-safe or stale-if-error, the call runs under a
+    // guard (see #guarded) that threads them through the waits, reads and writes below; without
+    // any of them it takes exactly the path below, unguarded.
+    if (guard === undefined) {
+      const settings = callGuardSettings(this.#guardSettings, options);
+      if (settings !== undefined) {
+        guard = new CreationGuard(key, first, this.#isMiss(first), settings);
+        return this.#guarded(
+          guard,
+          backend,
+          key,
+          mangled,
+          first,
+          creator,
+          options,
+          expiration,
+          early,
+        );
+      }
+    } else creator = guard.watchCreator(creator);
     const args = (options?.creatorArgs ?? []) as never[];
     let prefetched: CachedValue | NoValue | undefined = first;
+    // An early refresh shows the Lock its fresh value as stale, once, to take the stale path.
+    let showAsStale = early;
+    let sawValue = false;
 
     // With no value to serve, the Lock would queue every caller on the mutex and hand it over
     // waiter by waiter, each re-reading in turn. Instead the first caller takes the local lock
@@ -574,14 +753,21 @@ export class CacheRegion {
     // together and read once: usually the value is there. Creating still needs the mutex, and the
     // Lock still re-reads after taking it, so there is still one creator at a time.
     let preheld = false;
-    if (this.#isMiss(first)) {
+    if (guard?.bypass !== true && this.#isMiss(first)) {
       for (;;) {
         if (this.#locks.tryAcquire(mangled)) {
           preheld = true;
           break;
         }
-        await this.#locks.waitForRelease(mangled);
-        const value = await this.#read(backend, mangled);
+        const waitStarted = lockWaitChannel.hasSubscribers ? this.#clock.now() : -1;
+        const handoff = await this.#locks.waitForRelease(mangled, guard?.signal);
+        if (waitStarted >= 0) publishLockWait(this.name, key, this.#clock.now() - waitStarted);
+        const value = await this.#guardRead(
+          this.#readAfterRelease(backend, mangled),
+          guard,
+          key,
+          handoff,
+        );
         if (this.#usable(value, expiration)) return value.payload as T;
         prefetched = value;
         if (!this.#isMiss(value)) break;
@@ -590,32 +776,58 @@ export class CacheRegion {
 
     const getValue = async (): Promise<ValueAndCreated<T>> => {
       let value: CachedValue | NoValue;
-      if (prefetched === undefined) value = await this.#read(backend, mangled);
-      else {
+      if (prefetched === undefined) {
+        value = await this.#guardRead(this.#read(backend, mangled), guard, key);
+      } else {
         value = prefetched;
         prefetched = undefined;
       }
-      return this.#valueAndCreated(value, expiration, false) as ValueAndCreated<T>;
+      sawValue = false;
+      const found = this.#valueAndCreated(value, expiration, false) as ValueAndCreated<T>;
+      sawValue = true;
+      if (!showAsStale) return found;
+      showAsStale = false;
+      return [found[0], this.#now() - (expiration ?? 0) - 0.0001];
     };
 
-    const genValue = async (): Promise<ValueAndCreated<T>> => {
-      const payload = await creator(...args);
+    const reason = () => (early ? 'early' : sawValue ? 'stale' : 'miss');
+    // Measured when early refresh is on for the region or this call, so a later read can use it.
+    const callBeta =
+      options?.earlyRefresh === undefined
+        ? 0
+        : earlyRefreshBeta(options.earlyRefresh, 'earlyRefresh');
+    const measure = this.#earlyBeta > 0 || callBeta > 0;
+    const genValue = async (background = false): Promise<ValueAndCreated<T>> => {
+      const created = await runCreator(
+        () => creator(...args),
+        this.#clock,
+        measure,
+        this.name,
+        key,
+        reason(),
+        background,
+      );
+      const payload = created.payload;
       const value = new CachedValue(payload, this.#metadata());
+      if (measure) value.metadata.cd = created.seconds;
       if (expiration === null && this.#invalidator.wasSoftInvalidated()) {
         this.#softInvalidationNeedsExpiration();
       }
       if (!options?.shouldCacheFn || options.shouldCacheFn(payload)) {
-        await this.#write(backend, mangled, value);
+        await this.#store(backend, key, mangled, value, guard);
       }
       return [payload, value.metadata.ct];
     };
 
-    const runner = this.asyncCreationRunner;
-    const asyncCreator = runner
-      ? (mutex: CacheMutex) => runner(this, key, async () => creator(...args), mutex)
-      : null;
+    const asyncCreator = this.#asyncCreator(backend, key, options, args, creator, genValue, reason);
+    const onServeStale = early
+      ? undefined
+      : (handedOver: boolean) => publishStaleServed(this.name, key, handedOver);
 
-    const remote = backend.getMutex(mangled);
+    const remote =
+      guard === undefined
+        ? this.#timeRemoteWaits(backend.getMutex(mangled), key)
+        : this.#guardedMutex(guard, backend, key, mangled);
     if (remote instanceof NullMutex) {
       if (preheld) this.#locks.release(mangled);
       return new Lock<T>(
@@ -624,7 +836,7 @@ export class CacheRegion {
         getValue,
         expiration,
         asyncCreator,
-        this.#lockOptions(key),
+        this.#lockOptions(key, onServeStale),
       ).run();
     }
     const mutex = new RegionMutex(this.#locks, mangled, remote, preheld);
@@ -639,8 +851,10 @@ export class CacheRegion {
             mutex.remoteTaken();
             break;
           }
-          const released = await remote.waitForRelease();
-          const value = await this.#read(backend, mangled);
+          const released = await remote.waitForRelease(
+            guard?.signal === undefined ? undefined : { signal: guard.signal },
+          );
+          const value = await this.#guardRead(this.#read(backend, mangled), guard, key);
           if (this.#usable(value, expiration)) return value.payload as T;
           prefetched = value;
           if (!this.#isMiss(value)) break;
@@ -653,15 +867,235 @@ export class CacheRegion {
         getValue,
         expiration,
         asyncCreator,
-        this.#lockOptions(key),
+        this.#lockOptions(key, onServeStale, guard?.signal),
       ).run();
     } finally {
       await mutex.abandon();
     }
   }
 
-  #lockOptions(key: string) {
-    return { now: () => this.#now(), key };
+  /**
+   * Runs `#createOrWait` under `guard`, then deals with what went wrong: a lock wait that timed
+   * out (read once more; then throw, or create without the lock), a creator that threw with a
+   * value `staleIfError` may serve.
+   */
+  async #guarded<T>(
+    guard: CreationGuard,
+    backend: CacheBackend,
+    key: string,
+    mangled: string,
+    first: CachedValue | NoValue,
+    creator: Creator<T>,
+    options: GetOrCreateOptions<T> | undefined,
+    expiration: number | null,
+    early: boolean,
+  ): Promise<T> {
+    try {
+      try {
+        return await this.#createOrWait(
+          backend,
+          key,
+          mangled,
+          first,
+          creator,
+          options,
+          expiration,
+          early,
+          guard,
+        );
+      } catch (error) {
+        if (!guard.isLockTimeout(error)) throw error;
+        if (guard.onLockTimeout === 'create') {
+          // Through a NullMutex Lock: it reads once more, and creates and stores if still missing.
+          guard.bypass = true;
+          return await this.#createOrWait(
+            backend,
+            key,
+            mangled,
+            NO_VALUE,
+            creator,
+            options,
+            expiration,
+            early,
+            guard,
+          );
+        }
+        // The holder may have stored the value just as the wait ran out.
+        const value = await this.#guardRead(this.#read(backend, mangled), guard, key);
+        if (this.#usable(value, expiration)) return value.payload as T;
+        throw error;
+      }
+    } catch (error) {
+      const stale = guard.lastSeen;
+      if (
+        guard.staleIfError === null ||
+        !guard.isCreatorError(error) ||
+        !servableOnError(stale, this.#now(), expiration, guard.staleIfError, this.#invalidator)
+      ) {
+        throw error;
+      }
+      reportError({ operation: 'creator', region: this.name, key, error });
+      return stale.payload as T;
+    } finally {
+      guard.dispose();
+    }
+  }
+
+  /** A failed read on the hit path: a miss with fail-safe on (reported), else the error. */
+  #readFailed(error: unknown, key: string, options: FailSafeOptions | undefined): NoValue {
+    const failSafe =
+      options?.failSafe === undefined
+        ? (this.#guardSettings?.failSafe ?? false)
+        : parseFailSafe(options.failSafe);
+    if (!failSafe) throw error;
+    reportError({ operation: 'read', region: this.name, key, error });
+    return NO_VALUE;
+  }
+
+  /**
+   * A read on the slow path of a guarded call: recorded for stale-if-error and, with fail-safe, a
+   * failure is reported and read as a miss. A waiter that finds no value after a holder's release
+   * takes the value the holder handed over, if any: with the backend failing it cannot read what
+   * the holder created, and would otherwise create it again, each waiter in turn.
+   */
+  async #guardRead(
+    read: Promise<CachedValue | NoValue>,
+    guard: CreationGuard | undefined,
+    key: string,
+    handoff?: unknown,
+  ): Promise<CachedValue | NoValue> {
+    if (guard === undefined) return read;
+    let value: CachedValue | NoValue;
+    if (!guard.failSafe) value = await read;
+    else {
+      try {
+        value = await read;
+      } catch (error) {
+        reportError({ operation: 'read', region: this.name, key, error });
+        value = NO_VALUE;
+      }
+      if (handoff instanceof CachedValue && this.#isMiss(value)) value = handoff;
+    }
+    guard.saw(value);
+    return value;
+  }
+
+  /** Stores a created value; with fail-safe a failed write is reported and the value kept. */
+  async #store(
+    backend: CacheBackend,
+    key: string,
+    mangled: string,
+    value: CachedValue,
+    guard: CreationGuard | undefined,
+  ): Promise<void> {
+    if (guard === undefined || !guard.failSafe) return this.#write(backend, mangled, value);
+    this.#locks.offer(mangled, value);
+    try {
+      await this.#write(backend, mangled, value);
+    } catch (error) {
+      reportError({ operation: 'write', region: this.name, key, error });
+    }
+  }
+
+  /** The distributed mutex of a guarded call: none once it creates without the lock. */
+  #guardedMutex(
+    guard: CreationGuard,
+    backend: CacheBackend,
+    key: string,
+    mangled: string,
+  ): CacheMutex | null {
+    if (guard.bypass) return NO_LOCK;
+    const remote = this.#timeRemoteWaits(backend.getMutex(mangled), key);
+    return guard.failSafe ? FailSafeMutex.wrap(remote, key) : remote;
+  }
+
+  #lockOptions(
+    key: string,
+    onServeStale?: (handedOver: boolean) => void,
+    signal?: AbortSignal,
+  ): LockOptions {
+    const options: LockOptions = { now: () => this.#now(), key, onServeStale };
+    // The Lock's blocking acquire is one of the waits the lock wait timeout and the signal stop.
+    if (signal !== undefined) options.acquireOptions = { signal };
+    return options;
+  }
+
+  /**
+   * The Lock's async creator for this call, or `null` to regenerate in the foreground: the
+   * user's `asyncCreationRunner` when there is one, else the built-in background runner.
+   */
+  #asyncCreator<T>(
+    backend: CacheBackend,
+    key: string,
+    options: GetOrCreateOptions<T> | undefined,
+    args: never[],
+    creator: Creator<T>,
+    genValue: (background: boolean) => Promise<unknown>,
+    reason: () => RegenerationReason,
+  ): AsyncCreator | null {
+    const background =
+      options?.backgroundRefresh === undefined
+        ? this.#backgroundRefresh
+        : checkBackgroundRefresh(options.backgroundRefresh);
+    if (!background) return null;
+    const runner = this.asyncCreationRunner;
+    if (runner) {
+      const regenerate = async () => {
+        const created = await runCreator(
+          () => creator(...args),
+          this.#clock,
+          false,
+          this.name,
+          key,
+          reason(),
+          true,
+        );
+        return created.payload;
+      };
+      return (mutex) => runner(this, key, regenerate, mutex);
+    }
+    return (mutex) =>
+      this.#background.start(
+        // A region closed or re-configured meanwhile gets no write from an old regeneration.
+        async () => (this.#backend === backend ? genValue(true) : undefined),
+        mutex,
+        (error, operation) => reportError({ operation, region: this.name, key, error }),
+      );
+  }
+
+  /** With someone listening on `dogpile:lock-wait`, the distributed mutex with its waits timed. */
+  #timeRemoteWaits(remote: CacheMutex | null, key: string): CacheMutex | null {
+    if (remote === null || remote instanceof NullMutex || !lockWaitChannel.hasSubscribers) {
+      return remote;
+    }
+    return timeWaits(remote, this.#clock, (ms) => publishLockWait(this.name, key, ms));
+  }
+
+  /** The mutex of one `getOrCreateMulti` key, its waits timed when someone listens. */
+  #multiMutex(backend: CacheBackend, key: string, mangled: string): CacheMutex {
+    const mutex = this.#mutex(backend, mangled);
+    if (mutex instanceof NullMutex || !lockWaitChannel.hasSubscribers) return mutex;
+    const hasRemote = backend.getMutex(mangled) !== null;
+    return timeWaits(
+      mutex,
+      this.#clock,
+      (ms) => publishLockWait(this.name, key, ms),
+      // An uncontended in-process lock is taken at once: only report real waits.
+      () => hasRemote || this.#locks.isLocked(mangled),
+    );
+  }
+
+  /** Publishes a hit or a miss for each key a `getOrCreateMulti` read. */
+  #publishReads(
+    origToMangled: ReadonlyMap<string, string>,
+    values: ReadonlyMap<string, CachedValue | NoValue>,
+    expiration: number | null,
+  ): void {
+    for (const [orig, mangled] of origToMangled) {
+      const value = values.get(mangled)!;
+      if (this.#usable(value, expiration)) publishHit(this.name, orig);
+      else publishMiss(this.name, orig, !this.#isMiss(value));
+    }
   }
 
   /**
@@ -682,11 +1116,18 @@ export class CacheRegion {
     const origToMangled = new Map<string, string>();
     for (const key of sortedUnique) origToMangled.set(key, this.#mangle(key));
     const mangledKeys = [...origToMangled.values()];
-    const fetched = await this.#readMulti(backend, mangledKeys);
+    const settings = callGuardSettings(this.#guardSettings, options);
+    const fetched = await this.#readMultiGuarded(backend, mangledKeys, settings);
     const values = new Map<string, CachedValue | NoValue>();
     mangledKeys.forEach((mangled, i) => {
       values.set(mangled, fetched[i]!);
     });
+    const wait = this.#multiWait(sortedUnique[0]!, values, settings);
+    /** Keys whose lock wait gave up with `onLockTimeout: 'create'`: created without their lock. */
+    const bypassed = new Set<string>();
+    if (hitChannel.hasSubscribers || missChannel.hasSubscribers) {
+      this.#publishReads(origToMangled, values, expiration);
+    }
 
     const mutexes = new Map<string, CacheMutex>();
     const never = async (): Promise<ValueAndCreated<unknown>> => {
@@ -697,21 +1138,59 @@ export class CacheRegion {
     };
     try {
       for (const [orig, mangled] of origToMangled) {
-        await new Lock<unknown>(
-          this.#mutex(backend, mangled),
-          never,
-          () => this.#valueAndCreated(values.get(mangled)!, expiration, true),
-          expiration,
-          (mutex) => {
-            mutexes.set(orig, mutex);
-          },
-          this.#lockOptions(orig),
-        ).run();
+        const lockStarted = this.#clock.now();
+        if (wait !== undefined) wait.key = orig;
+        try {
+          await new Lock<unknown>(
+            settings?.failSafe
+              ? FailSafeMutex.wrap(this.#multiMutex(backend, orig, mangled), orig)!
+              : this.#multiMutex(backend, orig, mangled),
+            never,
+            () => this.#valueAndCreated(values.get(mangled)!, expiration, true),
+            expiration,
+            (mutex) => {
+              mutexes.set(orig, mutex);
+            },
+            this.#lockOptions(
+              orig,
+              (handedOver) => {
+                // Handed over: this call creates the key itself, below.
+                if (!handedOver) publishStaleServed(this.name, orig, false);
+              },
+              wait?.signal,
+            ),
+          ).run();
+        } catch (error) {
+          // The Lock here never runs a creator: a LockTimeoutError is always a wait giving up.
+          if (!(wait?.isTimeout(error) || error instanceof LockTimeoutError)) throw error;
+          await this.#multiGaveUp(error, backend, orig, mangled, values, settings, bypassed);
+          continue;
+        }
+        if (!mutexes.has(orig) && this.#isMiss(values.get(mangled)!)) {
+          // Neither a value nor the lock: the distributed mutex gave up on its own timeout.
+          const error = new LockTimeoutError(orig, this.#clock.now() - lockStarted);
+          await this.#multiGaveUp(error, backend, orig, mangled, values, settings, bypassed);
+        }
       }
 
-      if (mutexes.size > 0) {
-        const keysToGet = [...mutexes.keys()].sort();
-        const created = await creator(...keysToGet);
+      if (mutexes.size > 0 || bypassed.size > 0) {
+        const keysToGet = [...mutexes.keys(), ...bypassed].sort();
+        let created: readonly T[];
+        try {
+          created = await runMultiCreator(
+            () => creator(...keysToGet),
+            this.#clock,
+            this.name,
+            keysToGet,
+            (key) => (this.#isMiss(values.get(origToMangled.get(key)!)!) ? 'miss' : 'stale'),
+          );
+        } catch (error) {
+          const stale = keysToGet.map((key) => values.get(origToMangled.get(key)!)!);
+          if (!this.#staleServable(error, settings, stale, expiration, keysToGet)) throw error;
+          return keys.map(
+            (key) => (values.get(origToMangled.get(key)!) as CachedValue).payload as T,
+          );
+        }
         if (!Array.isArray(created) || created.length !== keysToGet.length) {
           throw new ValidationError(
             `The getOrCreateMulti creator must return an array of ${keysToGet.length} values, one per key it was given; it returned ${Array.isArray(created) ? `${created.length} values` : typeof created}.`,
@@ -729,12 +1208,97 @@ export class CacheRegion {
           if (!options?.shouldCacheFn || options.shouldCacheFn(created[i] as T))
             toStore.set(mangled, value);
         });
-        await this.#writeMulti(backend, toStore);
+        await this.#writeMultiGuarded(backend, toStore, settings, keysToGet);
       }
       return keys.map((key) => (values.get(origToMangled.get(key)!) as CachedValue).payload as T);
     } finally {
+      wait?.dispose();
       for (const mutex of mutexes.values()) await mutex.release();
     }
+  }
+
+  async #readMultiGuarded(
+    backend: CacheBackend,
+    keys: readonly string[],
+    settings: GuardSettings | undefined,
+  ): Promise<Array<CachedValue | NoValue>> {
+    if (!settings?.failSafe) return this.#readMulti(backend, keys);
+    try {
+      return await this.#readMulti(backend, keys);
+    } catch (error) {
+      reportError({ operation: 'readMulti', region: this.name, key: keys.join(' '), error });
+      return keys.map(() => NO_VALUE);
+    }
+  }
+
+  async #writeMultiGuarded(
+    backend: CacheBackend,
+    mapping: Map<string, CachedValue>,
+    settings: GuardSettings | undefined,
+    keys: readonly string[],
+  ): Promise<void> {
+    if (!settings?.failSafe) return this.#writeMulti(backend, mapping);
+    try {
+      await this.#writeMulti(backend, mapping);
+    } catch (error) {
+      reportError({ operation: 'writeMulti', region: this.name, key: keys.join(' '), error });
+    }
+  }
+
+  /** The waiting budget of a `getOrCreateMulti` call, when it has one and a key is missing. */
+  #multiWait(
+    key: string,
+    values: ReadonlyMap<string, CachedValue | NoValue>,
+    settings: GuardSettings | undefined,
+  ): LockWait | undefined {
+    if (settings === undefined || (settings.lockWaitTimeout === null && !settings.signal)) {
+      return undefined;
+    }
+    for (const value of values.values()) {
+      if (this.#isMiss(value)) return new LockWait(key, settings.lockWaitTimeout, settings.signal);
+    }
+    return undefined;
+  }
+
+  /**
+   * A `getOrCreateMulti` key whose lock wait gave up: read once more (the holder may have stored
+   * it); a value, even stale, is served; else `onLockTimeout` says throw, or create it here
+   * without its lock.
+   */
+  async #multiGaveUp(
+    error: unknown,
+    backend: CacheBackend,
+    key: string,
+    mangled: string,
+    values: Map<string, CachedValue | NoValue>,
+    settings: GuardSettings | undefined,
+    bypassed: Set<string>,
+  ): Promise<void> {
+    const [value] = await this.#readMultiGuarded(backend, [mangled], settings);
+    if (!this.#isMiss(value!)) {
+      values.set(mangled, value!);
+      return;
+    }
+    if (settings?.onLockTimeout !== 'create') throw error;
+    bypassed.add(key);
+  }
+
+  /** Whether `staleIfError` serves `stale` (one value per key) instead of the creator's error. */
+  #staleServable(
+    error: unknown,
+    settings: GuardSettings | undefined,
+    stale: ReadonlyArray<CachedValue | NoValue>,
+    expiration: number | null,
+    keys: readonly string[],
+  ): boolean {
+    const window = settings?.staleIfError ?? null;
+    if (window === null) return false;
+    const now = this.#now();
+    if (!stale.every((v) => servableOnError(v, now, expiration, window, this.#invalidator))) {
+      return false;
+    }
+    reportError({ operation: 'creator', region: this.name, key: keys.join(' '), error });
+    return true;
   }
 
   // ---------------------------------------------------------------- decorators
@@ -782,6 +1346,13 @@ export class CacheRegion {
         never
       >;
   }
+}
+
+function checkBackgroundRefresh(value: unknown): boolean {
+  if (value !== undefined && typeof value !== 'boolean') {
+    throw new ValidationError(`backgroundRefresh must be true or false; got ${typeof value}.`);
+  }
+  return value === true;
 }
 
 /** Makes a new {@link CacheRegion}; the same as `new CacheRegion(options)`. */

@@ -210,10 +210,12 @@ export class RedisBackend extends BytesBackend {
   /** Runs `fn` once the client is ready, turning its errors into {@link RedisBackendError}s. */
   async #command<T>(operation: string, fn: (client: Client) => Promise<T>): Promise<T> {
     if (this.#closed) throw closedError();
-    if (this.client.status !== 'ready') await this.#whenReady(operation);
     try {
+      if (this.client.status !== 'ready') await this.#whenReady(operation);
       return await fn(this.client);
     } catch (error) {
+      // A command cut off by our own close() fails because of the close, not the server.
+      if (this.#closed) throw closedError();
       throw toRedisError(error, this.#options.where, operation);
     }
   }
@@ -228,6 +230,7 @@ export class RedisBackend extends BytesBackend {
     try {
       value = await this.client.getBuffer(key);
     } catch (error) {
+      if (this.#closed) throw closedError();
       throw toRedisError(error, this.#options.where, 'GET');
     }
     return value === null ? NO_VALUE : value;

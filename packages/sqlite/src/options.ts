@@ -97,12 +97,17 @@ export interface SqliteBackendOptions {
    */
   lockBlockingTimeout?: Duration | undefined;
   /**
-   * The first backoff step of a blocking `acquire()`. Each failed attempt doubles the step up to
-   * `lockMaxSleep`, and waits between half and all of it ("equal jitter"), so waiters on one key
-   * do not retry in lockstep. Default `'5ms'`.
+   * The first backoff step of a blocking `acquire()` (and of the region's wait for another
+   * process's release). Each failed check doubles the step up to `lockMaxSleep`, and waits between
+   * half and all of it ("equal jitter"), so waiters on one key do not retry in lockstep.
+   * Default `'5ms'`.
    */
   lockSleep?: Duration | undefined;
-  /** The largest backoff step of a blocking `acquire()`. Default `'100ms'`. */
+  /**
+   * The largest backoff step: a waiter notices a release at most this long after it happens. A
+   * check is one indexed read of the lock row, so a waiter costs about `1 s / lockMaxSleep` reads
+   * a second. Default `'10ms'`, or `lockSleep` if that is longer.
+   */
   lockMaxSleep?: Duration | undefined;
   /**
    * Extend a held lock by `lockTimeout` every `lockTimeout / 3` (unref'd timer, by token) until it
@@ -303,7 +308,13 @@ export function resolveOptions(given: SqliteBackendOptions | undefined): Resolve
   const blockingTimeoutMs =
     optionalMs(options.lockBlockingTimeout, 'lockBlockingTimeout') ?? Infinity;
   const sleepMs = positiveMs(options.lockSleep ?? 0.005, 'lockSleep');
-  const maxSleepMs = positiveMs(options.lockMaxSleep ?? 0.1, 'lockMaxSleep');
+  // SQLite cannot notify a waiter of a release; it finds out at its next check of the lock row,
+  // so the default cap is small (see SqliteMutex's polling), and follows a longer lockSleep
+  // instead of refusing it.
+  const maxSleepMs =
+    options.lockMaxSleep === undefined
+      ? Math.max(10, sleepMs)
+      : positiveMs(options.lockMaxSleep, 'lockMaxSleep');
   if (maxSleepMs < sleepMs) {
     throw new ValidationError(
       `SqliteBackend lockMaxSleep (${maxSleepMs} ms) must not be less than lockSleep (${sleepMs} ms).`,

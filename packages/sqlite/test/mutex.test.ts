@@ -1,8 +1,9 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import * as path from 'node:path';
 import type { ErrorEvent } from '@dogpile/core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SqliteBackend, type SqliteBackendOptions, type SqliteMutex } from '../src/index.js';
+import { SqliteLockTable } from '../src/sqlite-mutex.js';
 import { eventually, sleep, useTempDirs } from './helpers.js';
 
 const tempDir = useTempDirs();
@@ -180,6 +181,81 @@ describe('SqliteMutex', () => {
     expect(await waiting).toBe(true);
     expect(acquiredAt - releasedAt).toBeLessThan(200);
     await waiter.release();
+  });
+
+  it('a blocking acquire waits by reading, never queueing for the write lock while the lock is held', async () => {
+    const [one, two] = pair({ busyTimeout: '50ms' });
+    const holder = one.getMutex('k')!;
+    await holder.acquire();
+    const waiting = two.getMutex('k')!.acquire(true);
+    // Another writer keeps SQLite's write lock for longer than the waiter's busy timeout. A
+    // waiter that retried with a write transaction would fail with ERR_SQLITE_BUSY; one that
+    // reads the lock row first just goes on waiting.
+    await sleep(20);
+    one.database.exec('BEGIN IMMEDIATE');
+    await sleep(200);
+    one.database.exec('ROLLBACK');
+    await holder.release();
+    expect(await waiting).toBe(true);
+  });
+
+  it('waitForRelease() wakes within milliseconds of the release, without taking the lock', async () => {
+    const [one, two] = pair();
+    const holder = one.getMutex('k')!;
+    const waiter = two.getMutex('k')!;
+    expect(await waiter.waitForRelease()).toBe(true); // nobody holds it: at once
+    const late: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      await holder.acquire();
+      let wokeAt = 0;
+      const waiting = waiter.waitForRelease().then((free) => {
+        wokeAt = Date.now();
+        return free;
+      });
+      await sleep(150);
+      expect(wokeAt).toBe(0);
+      const releasedAt = Date.now();
+      await holder.release();
+      expect(await waiting).toBe(true);
+      late.push(wokeAt - releasedAt);
+      expect(waiter.held).toBe(false);
+      expect(lockRow(one, 'k')).toBeUndefined();
+    }
+    // The default lockMaxSleep is 10 ms; the median leaves room for one hiccup of a busy machine.
+    expect(late.sort((a, b) => a - b)[1]).toBeLessThan(30);
+  });
+
+  it('a waiter keeps checking every few ms however long it has waited', async () => {
+    const checks = vi.spyOn(SqliteLockTable.prototype, 'isLocked');
+    try {
+      const [one, two] = pair();
+      const holder = one.getMutex('k')!;
+      await holder.acquire();
+      const waiting = two.getMutex('k')!.waitForRelease();
+      await sleep(100); // past the first, shorter steps
+      checks.mockClear();
+      await sleep(300);
+      // At most 10 ms apart by default: about 40 checks. A backoff growing to 100 ms makes 4 to 6.
+      expect(checks.mock.calls.length).toBeGreaterThanOrEqual(15);
+      await holder.release();
+      expect(await waiting).toBe(true);
+    } finally {
+      checks.mockRestore();
+    }
+  });
+
+  it('waitForRelease() resolves false after lockBlockingTimeout, and rejects when its signal aborts', async () => {
+    const [one, two] = pair({ lockBlockingTimeout: '150ms' });
+    await one.getMutex('k')!.acquire();
+    const started = Date.now();
+    expect(await two.getMutex('k')!.waitForRelease()).toBe(false);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+    const controller = new AbortController();
+    const reason = new Error('caller gave up');
+    setTimeout(() => controller.abort(reason), 50);
+    await expect(two.getMutex('k')!.waitForRelease({ signal: controller.signal })).rejects.toBe(
+      reason,
+    );
   });
 
   it('a blocking acquire resolves false after lockBlockingTimeout', async () => {

@@ -3,6 +3,7 @@ import { type DogpileError, makeRegion, ValidationError } from '@dogpile/core';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { SqliteBackend, type SqliteBackendOptions } from '../src/index.js';
+import { resolveOptions } from '../src/options.js';
 import { useTempDirs } from './helpers.js';
 
 const tempDir = useTempDirs();
@@ -110,6 +111,20 @@ describe('SqliteBackend options', () => {
     [{ keyMangler: 'sha1' as never }, /keyMangler must be a function/],
   ])('refuses %j', (extra, message) => {
     rejects({ filename: ':memory:', ...extra }, message);
+  });
+
+  it('polls a held lock every 5 to 10 ms by default; a longer lockSleep alone raises the cap', () => {
+    expect(resolveOptions({ filename: ':memory:' }).lock).toMatchObject({
+      sleepMs: 5,
+      maxSleepMs: 10,
+    });
+    expect(resolveOptions({ filename: ':memory:', lockSleep: '50ms' }).lock).toMatchObject({
+      sleepMs: 50,
+      maxSleepMs: 50,
+    });
+    expect(
+      resolveOptions({ filename: ':memory:', lockSleep: '1ms', lockMaxSleep: '1s' }).lock,
+    ).toMatchObject({ sleepMs: 1, maxSleepMs: 1000 });
   });
 
   it('treats null like unset, as a config file spells None', async () => {

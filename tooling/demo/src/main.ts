@@ -1,86 +1,101 @@
-import { makeRegion } from '@dogpile/core';
-import { MemoryBackend } from '@dogpile/memory';
+/**
+ * `pnpm demo`: worker processes sharing one SQLite file stampede a cold key three ways (no lock,
+ * a lock within each process, the dogpile lock in the file) and the demo prints what it cost.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SqliteBackend } from '@dogpile/sqlite';
+import { WorkerPool } from './pool.js';
+import { CALLERS_PER_WORKER, CREATOR_MS, SCENARIOS, WORKERS } from './protocol.js';
+import {
+  printFailure,
+  printHeader,
+  printInterrupted,
+  printTable,
+  printVerdict,
+  type Summary,
+  status,
+  summarize,
+} from './report.js';
 
-const CALLERS = 1000;
-const CREATOR_MS = 300;
+/** A run takes a few seconds; anything far beyond that is a hang, not a slow machine. */
+const WATCHDOG_MS = 60_000;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[22m` : s);
-const green = (s: string) => (process.stdout.isTTY ? `\x1b[32m${s}\x1b[39m` : s);
-const red = (s: string) => (process.stdout.isTTY ? `\x1b[31m${s}\x1b[39m` : s);
+const dir = mkdtempSync(join(tmpdir(), 'dogpile-demo-'));
+const filename = join(dir, 'cache.db');
+let pool: WorkerPool | undefined;
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+/** Leaves nothing behind, synchronously, so it also works from an exit or signal handler. */
+function removeEverything(): void {
+  pool?.killAll();
+  rmSync(dir, { recursive: true, force: true });
+}
+process.on('exit', removeEverything);
+
+const SIGNALS = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as const;
+let interrupted = false;
+for (const signal of Object.keys(SIGNALS) as Array<keyof typeof SIGNALS>) {
+  process.on(signal, () => {
+    if (interrupted) return;
+    interrupted = true;
+    status(undefined);
+    // Wait for the killed workers, so none is left behind, even as a zombie, when this exits.
+    const gone = pool?.kill() ?? Promise.resolve();
+    const timer = setTimeout(() => process.exit(1), 2000);
+    void gone.then(() => {
+      clearTimeout(timer);
+      removeEverything();
+      printInterrupted();
+      // The conventional status of a process ended by a signal: 128 + the signal's number.
+      process.exit(128 + SIGNALS[signal]);
+    });
+  });
 }
 
-interface Outcome {
-  creatorRuns: number;
-  latencies: number[];
-  distinctValues: number;
-}
+async function main(): Promise<boolean> {
+  printHeader(WORKERS, CALLERS_PER_WORKER, CREATOR_MS);
 
-/** Fires CALLERS concurrent requests for one cold key at `get`, timing each caller. */
-async function stampede(
-  get: (creator: () => Promise<string>) => Promise<string>,
-): Promise<Outcome> {
-  let creatorRuns = 0;
-  const creator = async () => {
-    const run = ++creatorRuns;
-    await sleep(CREATOR_MS); // the expensive query, rendering, API call...
-    return `report #${run}`;
-  };
-  const values = await Promise.all(
-    Array.from({ length: CALLERS }, async () => {
-      const start = performance.now();
-      const value = await get(creator);
-      return { value, ms: performance.now() - start };
-    }),
+  // Create the file and its tables once, before the workers open it together.
+  await new SqliteBackend({ filename }).close();
+
+  status(`starting ${WORKERS} worker processes…`);
+  pool = new WorkerPool(
+    Array.from({ length: WORKERS }, (_, index) => ({
+      index,
+      filename,
+      callers: CALLERS_PER_WORKER,
+      creatorMs: CREATOR_MS,
+    })),
   );
-  return {
-    creatorRuns,
-    latencies: values.map((v) => v.ms).sort((a, b) => a - b),
-    distinctValues: new Set(values.map((v) => v.value)).size,
-  };
+  await pool.ready();
+
+  const summaries: Summary[] = [];
+  for (const scenario of SCENARIOS) {
+    status(`stampede ${summaries.length + 1} of ${SCENARIOS.length}…`);
+    // A key of its own for each scenario, so each one starts cold.
+    summaries.push(summarize(scenario, await pool.run(scenario, `report:${scenario}`)));
+  }
+  status(undefined);
+  await pool.stop();
+
+  printTable(summaries);
+  return printVerdict(summaries.find((s) => s.scenario === 'dogpile')!, WORKERS, CREATOR_MS);
 }
 
-function describe(title: string, outcome: Outcome, good: boolean): void {
-  const { latencies } = outcome;
-  const runs = `${outcome.creatorRuns} creator run${outcome.creatorRuns === 1 ? '' : 's'}`;
-  console.log(`  ${bold(title)}`);
-  console.log(`    ${good ? green(runs) : red(runs)} for ${CALLERS} concurrent callers`);
-  console.log(
-    `    caller latency: p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms, max ${latencies.at(-1)!.toFixed(1)} ms (creator takes ${CREATOR_MS} ms)`,
-  );
-  console.log(`    distinct values handed out: ${outcome.distinctValues}\n`);
-}
+const watchdog = setTimeout(() => {
+  printFailure(new Error(`no result after ${WATCHDOG_MS / 1000} s; giving up.`));
+  process.exit(1);
+}, WATCHDOG_MS);
+watchdog.unref();
 
-console.log(
-  `\n${bold('dogpile demo')}: ${CALLERS} concurrent requests for one cold key, a ${CREATOR_MS} ms creator, MemoryBackend\n`,
-);
-
-// Plain cache-aside, as most code does it: every caller that misses runs the creator.
-const naiveCache = new Map<string, string>();
-const naive = await stampede(async (creator) => {
-  const hit = naiveCache.get('report');
-  if (hit !== undefined) return hit;
-  const value = await creator();
-  naiveCache.set('report', value);
-  return value;
-});
-describe('without the dogpile lock (get, miss, create, set)', naive, false);
-
-const region = makeRegion({ name: 'demo' }).configure(new MemoryBackend(), {
-  expirationTime: '5m',
-});
-const guarded = await stampede((creator) => region.getOrCreate('report', creator));
-describe('with dogpile: region.getOrCreate(key, creator)', guarded, guarded.creatorRuns === 1);
-await region.close();
-
-if (guarded.creatorRuns !== 1) {
-  console.error(red('The dogpile lock let more than one creator run: this is a bug.'));
+try {
+  if (!(await main())) process.exitCode = 1;
+} catch (error) {
+  printFailure(error);
   process.exitCode = 1;
-} else {
-  console.log(
-    `  One caller ran the creator; the other ${CALLERS - 1} waited for its value instead of repeating the work.\n`,
-  );
+} finally {
+  await pool?.stop();
+  clearTimeout(watchdog);
+  removeEverything();
 }

@@ -1,32 +1,41 @@
-import { makeRegion } from '@dogpile/core';
-import { MemoryBackend } from '@dogpile/memory';
-import type { BenchCase } from '../harness.js';
+import { HOT_KEYS, makeKeys, VALUE } from '../fixtures.js';
+import type { TimingGroup } from '../groups.js';
+import { type RunOptions, runInterleaved } from '../harness.js';
+import { bentocache, bentocacheReferences } from '../peers/bentocache.js';
+import { CONTENDERS, closeAll, contendersOn } from '../peers/index.js';
+import { hitCase } from './hit-case.js';
 
-const KEYS = 1024;
+const BASELINE = 'awaited Map.get';
 
 /**
- * The hit path of `getOrCreate` on `MemoryBackend`, beside the floor any async cache pays: an
- * awaited `Map.get`. Both cycle over the same 1,024 warm keys.
+ * The in-process hit path: each library's read-through call on 1,024 warm keys, one awaited call
+ * at a time, beside the floor any async cache pays: an awaited `Map.get`.
  */
-export function memoryHitCases(): BenchCase[] {
-  const keys = Array.from({ length: KEYS }, (_, i) => `user:${i}`);
-  const map = new Map<string, unknown>(keys.map((k) => [k, { id: k }]));
-  const region = makeRegion().configure(new MemoryBackend(), { expirationTime: 3600 });
-  const creator = () => ({ id: 'never' });
+export async function memoryHit(options: RunOptions): Promise<TimingGroup> {
+  // bentocache's like-for-like variant (references, as dogpile stores them) next to its default.
+  const factories = CONTENDERS.flatMap((f) => (f === bentocache ? [f, bentocacheReferences] : [f]));
+  const { contenders, notApplicable } = await contendersOn({ kind: 'memory' }, factories);
+  const keys = makeKeys('map', HOT_KEYS);
+  const map = new Map<string, unknown>(keys.map((k) => [k, VALUE]));
   let i = 0;
-  let j = 0;
-  return [
-    {
-      name: 'awaited Map.get',
-      op: () => map.get(keys[i++ & (KEYS - 1)]!),
-    },
-    {
-      name: 'dogpile getOrCreate (memory, hit)',
-      setup: async () => {
-        for (const k of keys) await region.set(k, { id: k });
-      },
-      op: () => region.getOrCreate(keys[j++ & (KEYS - 1)]!, creator),
-      teardown: () => region.close(),
-    },
-  ];
+  try {
+    const results = await runInterleaved(
+      [
+        { name: BASELINE, op: () => map.get(keys[i++ & (HOT_KEYS - 1)]!) },
+        ...contenders.map(hitCase),
+      ],
+      options,
+    );
+    return {
+      kind: 'timing',
+      title: 'Memory hit path (warm key, one awaited call at a time)',
+      baseline: BASELINE,
+      reference: contenders[0]!.name,
+      results,
+      notApplicable,
+    };
+  } catch (error) {
+    await closeAll(contenders).catch(() => {});
+    throw error;
+  }
 }

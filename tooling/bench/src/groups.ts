@@ -1,0 +1,61 @@
+import type { CaseResult } from './harness.js';
+import type { NotApplicable } from './peers/contender.js';
+
+/** Per-op timings of several contenders in one interleaved run, with ratios to a baseline. */
+export interface TimingGroup {
+  kind: 'timing';
+  title: string;
+  /** The case every ratio is taken against: the raw operation, no cache library. */
+  baseline: string;
+  /** Ours, for the second ratio column. */
+  reference: string;
+  results: CaseResult[];
+  notApplicable: NotApplicable[];
+}
+
+/** One burst of concurrent callers on one cold key. */
+export interface StampedeRound {
+  creatorRuns: number;
+  /** Caller latencies in milliseconds. */
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+export interface StampedeResult {
+  name: string;
+  rounds: StampedeRound[];
+}
+
+/** How often the creator ran, and what the callers waited, per contender. */
+export interface StampedeGroup {
+  kind: 'stampede';
+  title: string;
+  processes: number;
+  callersPerProcess: number;
+  creatorMs: number;
+  results: StampedeResult[];
+  notApplicable: NotApplicable[];
+}
+
+export type Group = TimingGroup | StampedeGroup;
+
+/** Why a group counts as not run: it threw, or some case has no (finite) measurement. */
+export function missingSamples(group: Group): string[] {
+  const problems: string[] = [];
+  for (const r of group.results) {
+    if (r.rounds.length === 0) problems.push(`${r.name}: no samples`);
+    else if (group.kind === 'timing') {
+      const ok = (r as CaseResult).rounds.every((ns) => Number.isFinite(ns) && ns > 0);
+      if (!ok) problems.push(`${r.name}: a round has no valid timing`);
+    } else {
+      // A cold key always needs at least one creator run; zero means the key was not cold.
+      const ok = (r as StampedeResult).rounds.every(
+        (round) => round.creatorRuns >= 1 && Number.isFinite(round.p99),
+      );
+      if (!ok) problems.push(`${r.name}: a round has no creator run or no latency`);
+    }
+  }
+  if (group.results.length === 0) problems.push('no case ran');
+  return problems;
+}

@@ -1,0 +1,57 @@
+import { sleep, VALUE } from './fixtures.js';
+import type { StampedeRound } from './groups.js';
+import type { Contender } from './peers/contender.js';
+
+/** The value at percentile `p` (0-100) of ascending `sorted`, nearest-rank. */
+export function percentile(sorted: readonly number[], p: number): number {
+  return sorted[
+    Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
+  ]!;
+}
+
+export interface Burst {
+  /** How often this process ran the creator. */
+  creatorRuns: number;
+  /** Each caller's latency, milliseconds. */
+  latencies: number[];
+}
+
+/**
+ * `callers` concurrent read-through calls on one cold `key`, all started in the same tick, with a
+ * creator that takes `creatorMs`. Counts the creator runs in this process and times each caller.
+ */
+export async function burst(
+  contender: Contender,
+  key: string,
+  callers: number,
+  creatorMs: number,
+): Promise<Burst> {
+  let creatorRuns = 0;
+  const creator = async () => {
+    creatorRuns++;
+    await sleep(creatorMs);
+    return VALUE;
+  };
+  const latencies = await Promise.all(
+    Array.from({ length: callers }, async () => {
+      const started = performance.now();
+      const value = await contender.getOrCreate(key, creator);
+      if ((value as typeof VALUE | undefined)?.id !== VALUE.id) {
+        throw new Error(`${contender.name} returned ${JSON.stringify(value)} for ${key}`);
+      }
+      return performance.now() - started;
+    }),
+  );
+  return { creatorRuns, latencies };
+}
+
+/** One round's figures from the bursts of every process. */
+export function summarize(bursts: readonly Burst[]): StampedeRound {
+  const sorted = bursts.flatMap((b) => b.latencies).sort((a, b) => a - b);
+  return {
+    creatorRuns: bursts.reduce((sum, b) => sum + b.creatorRuns, 0),
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    max: sorted[sorted.length - 1]!,
+  };
+}
