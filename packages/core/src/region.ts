@@ -224,8 +224,8 @@ export class CacheRegion {
   /** The region's early refresh `beta`; `0` when off, which keeps the hit path to one test. */
   readonly #earlyBeta: number;
   readonly #background = new BackgroundRefresher();
-  /** Reads in flight for callers woken by a release, by mangled key; see #readAfterRelease. */
-  readonly #rereads = new Map<string, Promise<Uint8Array | NoValue>>();
+  /** Reads of bytes in flight, by mangled key; see #read. */
+  readonly #reads = new Map<string, Promise<Uint8Array | NoValue>>();
 
   constructor(options: RegionOptions = {}) {
     this.name = options.name ?? 'default';
@@ -443,30 +443,32 @@ export class CacheRegion {
     }
   }
 
-  async #read(backend: CacheBackend, key: string): Promise<CachedValue | NoValue> {
-    if (this.#serializer === undefined) return backend.get(key);
-    return this.#parse(await backend.getSerialized(key), key);
-  }
-
   /**
-   * The read of a caller woken by a release. Every caller woken by the same release reads the
-   * same bytes, so a thousand waiters cost one backend read, not a thousand; each still parses
-   * its own copy, so no two callers share a value they might mutate. A store of objects (no
-   * serializer) is read per caller: its `get` may hand out copies on purpose.
+   * Reads `key`. With a serializer, a read joins one of the same key already in flight: a cold
+   * key asked for by a thousand callers at once costs one backend read, not a thousand. Each
+   * caller still parses its own copy of the bytes, so no two share a value they might mutate;
+   * and a write through this region drops the read in flight, so a read after a write never
+   * joins a read from before it. A store of objects (no serializer) is read per caller: its
+   * `get` may hand out copies on purpose.
    */
-  #readAfterRelease(backend: CacheBackend, key: string): Promise<CachedValue | NoValue> {
-    if (this.#serializer === undefined) return this.#read(backend, key);
-    let bytes = this.#rereads.get(key);
+  #read(backend: CacheBackend, key: string): Promise<CachedValue | NoValue> {
+    if (this.#serializer === undefined) return backend.get(key);
+    let bytes = this.#reads.get(key);
     if (bytes === undefined) {
       const read = backend.getSerialized(key);
       const forget = () => {
-        if (this.#rereads.get(key) === read) this.#rereads.delete(key);
+        if (this.#reads.get(key) === read) this.#reads.delete(key);
       };
       read.then(forget, forget);
-      this.#rereads.set(key, read);
+      this.#reads.set(key, read);
       bytes = read;
     }
     return bytes.then((raw) => this.#parse(raw, key));
+  }
+
+  /** Makes the next read of `key` go to the backend, after a write or delete through here. */
+  #forgetRead(key: string): void {
+    if (this.#reads.size > 0) this.#reads.delete(key);
   }
 
   async #readMulti(
@@ -478,18 +480,30 @@ export class CacheRegion {
     return raw.map((bytes, i) => this.#parse(bytes, keys[i]!));
   }
 
-  #write(backend: CacheBackend, key: string, value: CachedValue): Promise<void> {
+  async #write(backend: CacheBackend, key: string, value: CachedValue): Promise<void> {
     if (this.#serializer === undefined) return backend.set(key, value);
-    return backend.setSerialized(key, serializeCachedValue(value, this.#serializer));
+    this.#forgetRead(key);
+    try {
+      await backend.setSerialized(key, serializeCachedValue(value, this.#serializer));
+    } finally {
+      // A read that started while the write was in flight may have missed it.
+      this.#forgetRead(key);
+    }
   }
 
   async #writeMulti(backend: CacheBackend, mapping: Map<string, CachedValue>): Promise<void> {
     if (mapping.size === 0) return;
     if (this.#serializer === undefined) return backend.setMulti(mapping);
     const bytes = new Map<string, Uint8Array>();
-    for (const [key, value] of mapping)
+    for (const [key, value] of mapping) {
+      this.#forgetRead(key);
       bytes.set(key, serializeCachedValue(value, this.#serializer));
-    return backend.setSerializedMulti(bytes);
+    }
+    try {
+      await backend.setSerializedMulti(bytes);
+    } finally {
+      for (const key of mapping.keys()) this.#forgetRead(key);
+    }
   }
 
   #metadata(): CacheMetadata {
@@ -572,14 +586,26 @@ export class CacheRegion {
   /** Removes `key`; removing a missing key is fine. */
   async delete(key: string): Promise<void> {
     const backend = this.#backend ?? this.#notConfigured();
-    await backend.delete(this.#mangle(key));
+    const mangled = this.#mangle(key);
+    this.#forgetRead(mangled);
+    try {
+      await backend.delete(mangled);
+    } finally {
+      this.#forgetRead(mangled);
+    }
   }
 
   /** Removes several keys in one backend call. */
   async deleteMulti(keys: readonly string[]): Promise<void> {
     const backend = this.#backend ?? this.#notConfigured();
     if (keys.length === 0) return;
-    await backend.deleteMulti(keys.map((key) => this.#mangle(key)));
+    const mangled = keys.map((key) => this.#mangle(key));
+    for (const key of mangled) this.#forgetRead(key);
+    try {
+      await backend.deleteMulti(mangled);
+    } finally {
+      for (const key of mangled) this.#forgetRead(key);
+    }
   }
 
   /**
@@ -762,12 +788,7 @@ export class CacheRegion {
         const waitStarted = lockWaitChannel.hasSubscribers ? this.#clock.now() : -1;
         const handoff = await this.#locks.waitForRelease(mangled, guard?.signal);
         if (waitStarted >= 0) publishLockWait(this.name, key, this.#clock.now() - waitStarted);
-        const value = await this.#guardRead(
-          this.#readAfterRelease(backend, mangled),
-          guard,
-          key,
-          handoff,
-        );
+        const value = await this.#guardRead(this.#read(backend, mangled), guard, key, handoff);
         if (this.#usable(value, expiration)) return value.payload as T;
         prefetched = value;
         if (!this.#isMiss(value)) break;

@@ -56,18 +56,24 @@ export async function benchHits(
     email: 'ada@example.com',
     roles: ['admin', 'author'],
   };
-  await region.set('bench:hit', payload);
+  // Distinct warm keys, so that no two of the calls in flight ask for the same key: the region
+  // shares a read of one key among concurrent callers, which on a single hot key would measure
+  // that sharing rather than the cost of a hit.
+  const keys = Array.from({ length: 1024 }, (_, i) => `bench:hit:${i}`);
+  for (const key of keys) await region.set(key, payload);
+  let i = 0;
+  let j = 0;
   const creator = () => {
     throw new Error('a hit must not create');
   };
   // With `parse`, the raw side also decodes what it read, as an application caching JSON would.
   const rawOp = parse
     ? async () => {
-        const text = await raw.get('bench:hit');
+        const text = await raw.get(keys[i++ & 1023]!);
         return text === null ? null : JSON.parse(text.slice(text.indexOf('|') + 1));
       }
-    : () => raw.get('bench:hit');
-  const dogpileOp = () => region.getOrCreate('bench:hit', creator);
+    : () => raw.get(keys[i++ & 1023]!);
+  const dogpileOp = () => region.getOrCreate(keys[j++ & 1023]!, creator);
 
   // Warm up both paths (JIT, connections), then alternate to share any drift fairly.
   await measure(rawOp);
