@@ -6,22 +6,8 @@ import {
   VALUE_VERSION,
   ValidationError,
 } from '../src/index.js';
-import { deferred, ManualClock, MapBackend, settle } from './helpers.js';
+import { gatedCreator, ManualClock, MapBackend, settle } from './helpers.js';
 import { LockServer, ServerBackend, ServerMutex } from './resilience-fixtures.js';
-
-/** A creator held open until the test resolves it, counting its runs. */
-function gatedCreator<T>() {
-  const gate = deferred<T>();
-  const creator = {
-    runs: 0,
-    gate,
-    fn: () => {
-      creator.runs++;
-      return gate.promise;
-    },
-  };
-  return creator;
-}
 
 describe('an AbortSignal on getOrCreate', () => {
   it('stops a waiter at once with the signal’s reason; the creator and the other waiters go on', async () => {

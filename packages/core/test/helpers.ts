@@ -30,6 +30,20 @@ export function deferred<T = void>(): Deferred<T> {
   return { promise, resolve, reject };
 }
 
+/** A creator held open until the test resolves `gate`, counting its runs. */
+export function gatedCreator<T>() {
+  const gate = deferred<T>();
+  const creator = {
+    runs: 0,
+    gate,
+    fn: () => {
+      creator.runs++;
+      return gate.promise;
+    },
+  };
+  return creator;
+}
+
 /** Lets every pending promise callback run (several macrotask turns). */
 export async function settle(turns = 5): Promise<void> {
   for (let i = 0; i < turns; i++) await new Promise<void>((resolve) => setImmediate(resolve));

@@ -6,7 +6,7 @@ import {
   VALUE_VERSION,
   ValidationError,
 } from '../src/index.js';
-import { deferred, ManualClock, MapBackend, settle, sleep } from './helpers.js';
+import { gatedCreator, ManualClock, MapBackend, settle, sleep } from './helpers.js';
 import { LockServer, ServerBackend, ServerMutex, timed } from './resilience-fixtures.js';
 
 // Timing windows are wide on purpose: a timeout of 60 ms must not fire before ~60 ms, and must
@@ -14,19 +14,6 @@ import { LockServer, ServerBackend, ServerMutex, timed } from './resilience-fixt
 const TIMEOUT_MS = 60;
 const EARLIEST = TIMEOUT_MS - 15;
 const LATEST = 1_000;
-
-function gatedCreator<T>() {
-  const gate = deferred<T>();
-  const creator = {
-    runs: 0,
-    gate,
-    fn: () => {
-      creator.runs++;
-      return gate.promise;
-    },
-  };
-  return creator;
-}
 
 function valueNow(payload: unknown): CachedValue {
   return new CachedValue(payload, { ct: Date.now() / 1000, v: VALUE_VERSION });
