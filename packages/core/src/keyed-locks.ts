@@ -9,6 +9,19 @@ interface Entry {
   watchers: Set<(handoff: unknown) => void> | undefined;
   /** Given to the watchers at the next release; see {@link KeyedLocks.offer}. */
   handoff: unknown;
+  /** Watchers moved out of `watchers` by {@link KeyedLocks.share}; they get `shared` instead. */
+  sharedWith: Set<(handoff: unknown) => void> | undefined;
+  shared: unknown;
+}
+
+function newEntry(): Entry {
+  return {
+    queue: undefined,
+    watchers: undefined,
+    handoff: undefined,
+    sharedWith: undefined,
+    shared: undefined,
+  };
 }
 
 /**
@@ -36,13 +49,13 @@ export class KeyedLocks {
   waiting(key: string): number {
     const entry = this.#held.get(key);
     if (!entry) return 0;
-    return (entry.queue?.size ?? 0) + (entry.watchers?.size ?? 0);
+    return (entry.queue?.size ?? 0) + (entry.watchers?.size ?? 0) + (entry.sharedWith?.size ?? 0);
   }
 
   /** Takes the lock if it is free; never waits. */
   tryAcquire(key: string): boolean {
     if (this.#held.has(key)) return false;
-    this.#held.set(key, { queue: undefined, watchers: undefined, handoff: undefined });
+    this.#held.set(key, newEntry());
     return true;
   }
 
@@ -54,7 +67,7 @@ export class KeyedLocks {
   acquire(key: string, signal?: AbortSignal): Promise<void> {
     const entry = this.#held.get(key);
     if (!entry) {
-      this.#held.set(key, { queue: undefined, watchers: undefined, handoff: undefined });
+      this.#held.set(key, newEntry());
       return Promise.resolve();
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
@@ -103,7 +116,9 @@ export class KeyedLocks {
         return;
       }
       const onAbort = () => {
+        // share() may have moved this watcher to the shared set.
         watchers.delete(wake);
+        entry.sharedWith?.delete(wake);
         reject(signal.reason);
       };
       const wake = (handoff: unknown) => {
@@ -125,14 +140,42 @@ export class KeyedLocks {
     if (entry) entry.handoff = handoff;
   }
 
+  /**
+   * Lets the holder of `key` give the callers watching for its release right now, and only those,
+   * `result` at the release, in place of any {@link offer}: the region hands them a read it made
+   * after they began to wait, which a caller that comes later may not take as its own. A later
+   * `share` replaces `result` for all of them. Does nothing when `key` is not held.
+   */
+  share(key: string, result: unknown): void {
+    const entry = this.#held.get(key);
+    if (!entry) return;
+    const watchers = entry.watchers;
+    if (watchers !== undefined) {
+      entry.watchers = undefined;
+      if (entry.sharedWith === undefined) entry.sharedWith = watchers;
+      else for (const wake of watchers) entry.sharedWith.add(wake);
+    }
+    entry.shared = result;
+  }
+
+  /** Takes back what {@link share} gave: those watchers get the offer, if any, after all. */
+  unshare(key: string): void {
+    const entry = this.#held.get(key);
+    if (entry) entry.shared = undefined;
+  }
+
   /** Releases the lock, handing it to the next waiter if there is one. */
   release(key: string): void {
     const entry = this.#held.get(key);
     if (!entry) return;
     const watchers = entry.watchers;
     const handoff = entry.handoff;
+    const sharedWith = entry.sharedWith;
+    const shared = entry.shared ?? handoff;
     entry.watchers = undefined;
     entry.handoff = undefined;
+    entry.sharedWith = undefined;
+    entry.shared = undefined;
     const queue = entry.queue;
     let next: (() => void) | undefined;
     if (queue !== undefined) {
@@ -145,6 +188,7 @@ export class KeyedLocks {
       queue!.delete(next);
       next();
     } else this.#held.delete(key);
+    if (sharedWith) for (const wake of sharedWith) wake(shared);
     if (watchers) for (const wake of watchers) wake(handoff);
   }
 }

@@ -21,7 +21,6 @@ import {
 import { type Duration, toSeconds } from './duration.js';
 import { earlyRefreshBeta, shouldRefreshEarly } from './early-refresh.js';
 import {
-  CantDeserializeError,
   DogpileError,
   LockTimeoutError,
   RegionAlreadyConfiguredError,
@@ -69,8 +68,9 @@ import type { RefreshOptions } from './refresh-options.js';
 import { runCreator, runMultiCreator } from './regeneration.js';
 import { RegionMutex } from './region-mutex.js';
 import type { Serializer } from './serializer.js';
+import { HandedRead, SharedReads } from './shared-reads.js';
 import { timeWaits } from './timed-mutex.js';
-import { deserializeCachedValue, serializeCachedValue } from './wire-format.js';
+import { joinCachedValue, serializeCachedValue } from './wire-format.js';
 
 /**
  * Runs a regeneration in the background while the stale value is served (dogpile's
@@ -224,8 +224,8 @@ export class CacheRegion {
   /** The region's early refresh `beta`; `0` when off, which keeps the hit path to one test. */
   readonly #earlyBeta: number;
   readonly #background = new BackgroundRefresher();
-  /** Reads of bytes in flight, by mangled key; see #read. */
-  readonly #reads = new Map<string, Promise<Uint8Array | NoValue>>();
+  /** With a serializer, reads shared among concurrent callers; see #read. */
+  #shared: SharedReads | undefined;
 
   constructor(options: RegionOptions = {}) {
     this.name = options.name ?? 'default';
@@ -294,6 +294,7 @@ export class CacheRegion {
     this.#expiration = expiration === -1 ? null : expiration;
     this.#keyMangler = this.#ownKeyMangler ?? instance.keyMangler;
     this.#serializer = this.#ownSerializer ?? instance.serializer;
+    this.#shared = this.#serializer === undefined ? undefined : new SharedReads(this.#serializer);
     if (options.regionInvalidator) this.#invalidator = options.regionInvalidator;
     const wrap = options.wrap ?? [];
     for (let i = wrap.length - 1; i >= 0; i--) this.wrap(wrap[i]!);
@@ -431,63 +432,64 @@ export class CacheRegion {
     return seconds === -1 ? null : seconds;
   }
 
-  #parse(bytes: Uint8Array | NoValue, key: string): CachedValue | NoValue {
-    if (bytes === NO_VALUE) return NO_VALUE;
-    try {
-      return deserializeCachedValue(bytes as Uint8Array, this.#serializer!);
-    } catch (error) {
-      if (!(error instanceof CantDeserializeError)) throw error;
-      // A value we cannot read is a miss: regenerating it is the only way to a correct value.
-      reportError({ operation: 'deserialize', key, error });
-      return NO_VALUE;
-    }
+  /**
+   * Reads `key`. With a serializer, a read joins one of the same key already in flight (see
+   * {@link SharedReads}); each caller still deserializes its own copy of the payload. A store of
+   * objects (no serializer) is read per caller: its `get` may hand out copies on purpose.
+   */
+  #read(backend: CacheBackend, key: string): Promise<CachedValue | NoValue> {
+    const shared = this.#shared;
+    return shared === undefined ? backend.get(key) : shared.read(backend, key);
   }
 
   /**
-   * Reads `key`. With a serializer, a read joins one of the same key already in flight: a cold
-   * key asked for by a thousand callers at once costs one backend read, not a thousand. Each
-   * caller still parses its own copy of the bytes, so no two share a value they might mutate;
-   * and a write through this region drops the read in flight, so a read after a write never
-   * joins a read from before it. A store of objects (no serializer) is read per caller: its
-   * `get` may hand out copies on purpose.
+   * Reads `key` for the holder of its in-process lock, handing the read to the callers waiting
+   * for that lock, so the whole process reads the key once when another process's creator is done.
    */
-  #read(backend: CacheBackend, key: string): Promise<CachedValue | NoValue> {
-    if (this.#serializer === undefined) return backend.get(key);
-    let bytes = this.#reads.get(key);
-    if (bytes === undefined) {
-      const read = backend.getSerialized(key);
-      const forget = () => {
-        if (this.#reads.get(key) === read) this.#reads.delete(key);
-      };
-      read.then(forget, forget);
-      this.#reads.set(key, read);
-      bytes = read;
-    }
-    return bytes.then((raw) => this.#parse(raw, key));
+  #readAndShare(backend: CacheBackend, key: string): Promise<CachedValue | NoValue> {
+    const shared = this.#shared;
+    if (shared === undefined) return backend.get(key);
+    if (this.#locks.waiting(key) === 0) return shared.read(backend, key);
+    const handed = shared.handOut(backend, key);
+    this.#locks.share(key, handed);
+    return shared.own(handed);
   }
 
-  /** Makes the next read of `key` go to the backend, after a write or delete through here. */
+  /**
+   * Makes the next read of `key` go to the backend, after a write or delete through here, and
+   * takes back a read handed to the callers waiting for the key's lock, which may predate it.
+   */
   #forgetRead(key: string): void {
-    if (this.#reads.size > 0) this.#reads.delete(key);
+    if (this.#shared === undefined) return;
+    this.#shared.forget(key);
+    this.#locks.unshare(key);
   }
 
   async #readMulti(
     backend: CacheBackend,
     keys: readonly string[],
   ): Promise<Array<CachedValue | NoValue>> {
-    if (this.#serializer === undefined) return backend.getMulti(keys);
+    const shared = this.#shared;
+    if (shared === undefined) return backend.getMulti(keys);
     const raw = await backend.getSerializedMulti(keys);
-    return raw.map((bytes, i) => this.#parse(bytes, keys[i]!));
+    return raw.map((bytes, i) => shared.decode(bytes, keys[i]!));
   }
 
   async #write(backend: CacheBackend, key: string, value: CachedValue): Promise<void> {
-    if (this.#serializer === undefined) return backend.set(key, value);
+    const shared = this.#shared;
+    if (shared === undefined) return backend.set(key, value);
+    const payload = shared.serializer.serialize(value.payload);
     this.#forgetRead(key);
     try {
-      await backend.setSerialized(key, serializeCachedValue(value, this.#serializer));
+      await backend.setSerialized(key, joinCachedValue(value.metadata, payload));
     } finally {
       // A read that started while the write was in flight may have missed it.
       this.#forgetRead(key);
+    }
+    // Callers waiting for this key's lock (for the creator that wrote this, usually) take the
+    // value from here rather than each read it back.
+    if (this.#locks.waiting(key) > 0) {
+      this.#locks.share(key, shared.written(value.metadata, payload, key));
     }
   }
 
@@ -648,10 +650,9 @@ export class CacheRegion {
         : this.#expirationFor(options.expirationTime);
     let value: CachedValue | NoValue;
     try {
+      const shared = this.#shared;
       value =
-        this.#serializer === undefined
-          ? await backend.get(mangled)
-          : await this.#read(backend, mangled);
+        shared === undefined ? await backend.get(mangled) : await shared.read(backend, mangled);
     } catch (error) {
       // Nothing runs here unless the read failed, so a hit pays nothing for fail-safe.
       value = this.#readFailed(error, key, options);
@@ -788,7 +789,11 @@ export class CacheRegion {
         const waitStarted = lockWaitChannel.hasSubscribers ? this.#clock.now() : -1;
         const handoff = await this.#locks.waitForRelease(mangled, guard?.signal);
         if (waitStarted >= 0) publishLockWait(this.name, key, this.#clock.now() - waitStarted);
-        const value = await this.#guardRead(this.#read(backend, mangled), guard, key, handoff);
+        const read =
+          handoff instanceof HandedRead && this.#shared !== undefined
+            ? this.#shared.handed(handoff, backend, mangled)
+            : this.#read(backend, mangled);
+        const value = await this.#guardRead(read, guard, key, handoff);
         if (this.#usable(value, expiration)) return value.payload as T;
         prefetched = value;
         if (!this.#isMiss(value)) break;
@@ -875,8 +880,10 @@ export class CacheRegion {
           const released = await remote.waitForRelease(
             guard?.signal === undefined ? undefined : { signal: guard.signal },
           );
-          const value = await this.#guardRead(this.#read(backend, mangled), guard, key);
+          const value = await this.#guardRead(this.#readAndShare(backend, mangled), guard, key);
           if (this.#usable(value, expiration)) return value.payload as T;
+          // The callers waiting here would find it no better; they read for themselves.
+          this.#locks.unshare(mangled);
           prefetched = value;
           if (!this.#isMiss(value)) break;
           if (!released) throw new LockTimeoutError(key, this.#clock.now() - started);
@@ -979,13 +986,23 @@ export class CacheRegion {
    * takes the value the holder handed over, if any: with the backend failing it cannot read what
    * the holder created, and would otherwise create it again, each waiter in turn.
    */
-  async #guardRead(
+  #guardRead(
     read: Promise<CachedValue | NoValue>,
     guard: CreationGuard | undefined,
     key: string,
     handoff?: unknown,
   ): Promise<CachedValue | NoValue> {
+    // Not async, so an unguarded read costs its waiters no extra turns of the microtask queue.
     if (guard === undefined) return read;
+    return this.#guardedRead(read, guard, key, handoff);
+  }
+
+  async #guardedRead(
+    read: Promise<CachedValue | NoValue>,
+    guard: CreationGuard,
+    key: string,
+    handoff: unknown,
+  ): Promise<CachedValue | NoValue> {
     let value: CachedValue | NoValue;
     if (!guard.failSafe) value = await read;
     else {

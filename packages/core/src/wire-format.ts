@@ -12,8 +12,12 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
  * so both read each other's values when they share a serializer.
  */
 export function serializeCachedValue(value: CachedValue, serializer: Serializer): Uint8Array {
-  const payload = serializer.serialize(value.payload);
-  const meta = encoder.encode(JSON.stringify(value.metadata));
+  return joinCachedValue(value.metadata, serializer.serialize(value.payload));
+}
+
+/** Lays out metadata and already serialized payload bytes as {@link serializeCachedValue} does. */
+export function joinCachedValue(metadata: CacheMetadata, payload: Uint8Array): Uint8Array {
+  const meta = encoder.encode(JSON.stringify(metadata));
   const out = new Uint8Array(meta.length + 1 + payload.length);
   out.set(meta, 0);
   out[meta.length] = PIPE;
@@ -30,13 +34,32 @@ export function deserializeCachedValue(
   bytes: Uint8Array,
   serializer: Serializer,
 ): CachedValue | NoValue {
+  const offset = payloadOffset(bytes);
+  const metadata = readMetadata(bytes, offset);
+  if (metadata === NO_VALUE) return NO_VALUE;
+  return new CachedValue(serializer.deserialize(bytes.subarray(offset)), metadata as CacheMetadata);
+}
+
+/**
+ * Where the payload starts in stored bytes: just after the first `|`. Throws
+ * {@link CantDeserializeError} when there is none.
+ */
+export function payloadOffset(bytes: Uint8Array): number {
   const cut = bytes.indexOf(PIPE);
   if (cut < 0) {
     throw new CantDeserializeError('Stored bytes have no "|" between metadata and payload.');
   }
+  return cut + 1;
+}
+
+/**
+ * The metadata in front of the payload that starts at `offset`, or {@link NO_VALUE} for a value
+ * written in another format version. Throws {@link CantDeserializeError} when it is not valid.
+ */
+export function readMetadata(bytes: Uint8Array, offset: number): CacheMetadata | NoValue {
   let metadata: CacheMetadata;
   try {
-    metadata = JSON.parse(decoder.decode(bytes.subarray(0, cut)));
+    metadata = JSON.parse(decoder.decode(bytes.subarray(0, offset - 1)));
   } catch (error) {
     throw new CantDeserializeError('Stored metadata is not valid JSON.', { cause: error });
   }
@@ -44,5 +67,5 @@ export function deserializeCachedValue(
     throw new CantDeserializeError('Stored metadata has no numeric "ct" field.');
   }
   if (metadata.v !== VALUE_VERSION) return NO_VALUE;
-  return new CachedValue(serializer.deserialize(bytes.subarray(cut + 1)), metadata);
+  return metadata;
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   type AcquireOptions,
+  BytesBackend,
   CacheBackend,
   type CachedValue,
   type CacheMutex,
@@ -17,6 +18,7 @@ import { sleep } from './helpers.js';
  */
 class SharedServer {
   readonly values = new Map<string, CachedValue>();
+  readonly bytes = new Map<string, Uint8Array>();
   readonly holders = new Map<string, object>();
   readonly releaseListeners = new Map<string, Set<() => void>>();
   readonly stats = { taken: 0, refused: 0, blockingAcquires: 0, waits: 0 };
@@ -138,6 +140,39 @@ class SharedBackend extends CacheBackend {
   }
 }
 
+/** The same onto a server that stores bytes, as Redis does, counting this process's reads. */
+class SharedBytesBackend extends BytesBackend {
+  reads = 0;
+  constructor(private readonly server: SharedServer) {
+    super();
+  }
+  async getSerialized(key: string): Promise<Uint8Array | NoValue> {
+    this.reads++;
+    await this.server.roundTrip();
+    return this.server.bytes.get(key) ?? NO_VALUE;
+  }
+  async getSerializedMulti(keys: readonly string[]): Promise<Array<Uint8Array | NoValue>> {
+    this.reads++;
+    await this.server.roundTrip();
+    return keys.map((key) => this.server.bytes.get(key) ?? NO_VALUE);
+  }
+  async setSerialized(key: string, value: Uint8Array): Promise<void> {
+    await this.server.roundTrip();
+    this.server.bytes.set(key, value);
+  }
+  async setSerializedMulti(mapping: ReadonlyMap<string, Uint8Array>): Promise<void> {
+    await this.server.roundTrip();
+    for (const [key, value] of mapping) this.server.bytes.set(key, value);
+  }
+  async delete(key: string): Promise<void> {
+    await this.server.roundTrip();
+    this.server.bytes.delete(key);
+  }
+  override getMutex(key: string): CacheMutex {
+    return new WaitingSharedMutex(this.server, key, 5_000);
+  }
+}
+
 function processes(server: SharedServer, count: number, withWaitForRelease: boolean) {
   return Array.from({ length: count }, () =>
     makeRegion().configure(new SharedBackend(server, withWaitForRelease)),
@@ -171,6 +206,31 @@ describe('waiting on a distributed mutex that offers waitForRelease', () => {
     expect(server.stats.refused).toBe(3);
     expect(server.stats.waits).toBe(3);
     expect(server.stats.blockingAcquires).toBe(0);
+  });
+
+  it('has each process read a stored value once after the release, for all of its callers', async () => {
+    const server = new SharedServer();
+    const backends = Array.from({ length: 4 }, () => new SharedBytesBackend(server));
+    const regions = backends.map((backend) => makeRegion().configure(backend));
+    let runs = 0;
+    const results = await Promise.all(
+      regions.flatMap((region) =>
+        Array.from({ length: 25 }, () =>
+          region.getOrCreate('cold', async () => {
+            runs++;
+            await sleep(30);
+            return { rows: [1, 2] };
+          }),
+        ),
+      ),
+    );
+    expect(runs).toBe(1);
+    for (const result of results) expect(result).toEqual({ rows: [1, 2] });
+    expect(new Set(results).size).toBe(100);
+    // Every process: one read its 25 callers shared before waiting. Then the creator's process
+    // re-read under the lock and handed its waiters what it wrote; the others read once after
+    // the release and handed that read to their waiters.
+    expect(backends.map((backend) => backend.reads)).toEqual([2, 2, 2, 2]);
   });
 
   it('without it, each process still takes the lock in turn only to find the value', async () => {

@@ -17,6 +17,7 @@ export class LockNotifier {
   #ready: Promise<void> | undefined;
   #failedAt = 0;
   #closed = false;
+  #subscribed = false;
 
   /**
    * @param channel the channel releases publish on.
@@ -50,6 +51,14 @@ export class LockNotifier {
   }
 
   /**
+   * Whether releases are being heard right now: subscribed, and the subscriber connection is up.
+   * Waiters poll slowly while this holds and quickly while it does not.
+   */
+  get subscribed(): boolean {
+    return this.#subscribed;
+  }
+
+  /**
    * Resolves once the subscription is active, so a release after this point is not missed. Never
    * rejects: without a subscription the waiters still poll.
    */
@@ -70,6 +79,13 @@ export class LockNotifier {
       // Errors also reach the subscribe() call below; this listener keeps ioredis from printing
       // every reconnect attempt as an unhandled error.
       subscriber.on('error', () => {});
+      // ioredis subscribes again when it reconnects; releases published in between are lost.
+      subscriber.on('close', () => {
+        this.#subscribed = false;
+      });
+      subscriber.on('ready', () => {
+        if (this.#subscriber === subscriber && this.#ready !== undefined) this.#subscribed = true;
+      });
       subscriber.on('message', (channel: string, message: string) => {
         if (channel !== this.#channel) return;
         const set = this.#waiters.get(message);
@@ -77,9 +93,11 @@ export class LockNotifier {
       });
       await subscriber.subscribe(this.#channel);
       this.#failedAt = 0;
+      this.#subscribed = true;
     } catch (error) {
       this.#failedAt = Date.now();
       this.#ready = undefined;
+      this.#subscribed = false;
       if (this.#subscriber === subscriber) this.#subscriber = undefined;
       subscriber?.disconnect();
       if (!this.#closed) this.#onError(error);
@@ -89,6 +107,7 @@ export class LockNotifier {
   /** Wakes every waiter (they see the backend closed) and closes the subscriber connection. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#subscribed = false;
     for (const set of [...this.#waiters.values()]) for (const wake of [...set]) wake();
     this.#waiters.clear();
     const subscriber = this.#subscriber;

@@ -133,11 +133,14 @@ export interface RedisBackendOptions {
   /**
    * Publish on `<lockPrefix>:released` when a lock is released, and let waiters subscribe (one
    * subscriber connection per backend), so they wake within milliseconds. Without it (or when the
-   * holder does not publish, as Python dogpile.cache does not) waiters notice by polling. Default:
-   * `true`.
+   * holder does not publish, as Python dogpile.cache does not) waiters notice by polling. While
+   * subscribed, waiters poll only every `lockPollMax`. Default: `true`.
    */
   lockNotify?: boolean;
-  /** First delay between a waiter's attempts to take the lock, in seconds (or `'5ms'`). Default: `'5ms'`. */
+  /**
+   * First delay between a waiter's attempts to take the lock, in seconds (or `'5ms'`), when it does
+   * not hear releases (`lockNotify` off, or the subscription down). Default: `'5ms'`.
+   */
   lockPollMin?: Duration;
   /**
    * Longest delay between a waiter's attempts, in seconds (or a duration string): the delay doubles

@@ -171,7 +171,12 @@ export class RedisMutex implements CacheMutex {
           round = 0;
           continue;
         }
-        const cap = Math.min(ctx.lockPollMaxMs, ctx.lockPollMinMs * 2 ** Math.min(round, 30));
+        // While releases are heard, polling only catches what they miss (a holder that does not
+        // publish, as Python's; an expired lock; a reconnect): at lockPollMax, it stays out of the
+        // way of the processes a release wakes. Without them, it backs off from lockPollMin.
+        const cap = ctx.notifier?.subscribed
+          ? ctx.lockPollMaxMs
+          : Math.min(ctx.lockPollMaxMs, ctx.lockPollMinMs * 2 ** Math.min(round, 30));
         round++;
         const delay = Math.min(remaining, cap / 2 + Math.random() * (cap / 2));
         await new Promise<void>((resolve, reject) => {

@@ -214,6 +214,41 @@ describe.skipIf(noServers).each(targets)('RedisMutex ($name)', (target) => {
     await target.raw().del(`_lock${p}wfr2`);
   });
 
+  it.each([
+    { lockNotify: true, polls: 'every lockPollMax, as it hears releases' },
+    { lockNotify: false, polls: 'backing off from lockPollMin, as it hears no releases' },
+  ])('a waiter with lockNotify $lockNotify polls $polls', async ({ lockNotify }) => {
+    const backend = makeBackend(target, {
+      distributedLock: true,
+      lockNotify,
+      lockPollMin: '5ms',
+      lockPollMax: '300ms',
+    });
+    const key = `${p}cadence-${lockNotify}`;
+    await target.raw().set(`_lock${key}`, 'python-token', 'PX', 10_000);
+    // Each poll asks whether the lock is still there; count the real EXISTS calls.
+    let polls = 0;
+    const client = backend.client as { exists: (...args: never[]) => Promise<number> };
+    const exists = client.exists.bind(client);
+    client.exists = (...args) => {
+      polls++;
+      return exists(...args);
+    };
+    const waiting = backend.getMutex(key)!.waitForRelease();
+    await sleep(600);
+    const seen = polls;
+    await target.raw().del(`_lock${key}`);
+    expect(await waiting).toBe(true);
+    if (lockNotify) {
+      // The first attempt, then one every 150-300 ms.
+      expect(seen).toBeGreaterThanOrEqual(2);
+      expect(seen).toBeLessThanOrEqual(5);
+    } else {
+      // Delays of 2.5-5, 5-10, ... 150-300 ms: at least 7 attempts in 600 ms.
+      expect(seen).toBeGreaterThanOrEqual(7);
+    }
+  });
+
   it('without lockNotify, waiters still acquire by polling', async () => {
     const backend = makeBackend(target, {
       distributedLock: true,
