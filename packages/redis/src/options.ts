@@ -144,8 +144,9 @@ export interface RedisBackendOptions {
   lockPollMin?: Duration;
   /**
    * Longest delay between a waiter's attempts, in seconds (or a duration string): the delay doubles
-   * from `lockPollMin` up to this, with equal jitter. Python dogpile.cache's `lock_sleep` is
-   * accepted as an alias. Default: `'100ms'`.
+   * from `lockPollMin` up to this, with equal jitter; a waiter that hears releases polls at this
+   * from the start, which bounds how late it notices a Python holder or an expired lock. Python
+   * dogpile.cache's `lock_sleep` is accepted as an alias. Default: `'100ms'`.
    */
   lockPollMax?: Duration;
 }
