@@ -68,20 +68,7 @@ export function makeBackend(target: Target, options: RedisBackendOptions = {}): 
   return backend;
 }
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Polls `check` until it returns true or `timeoutMs` passes; returns its last answer. */
-export async function eventually(
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 5000,
-): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() > deadline) return false;
-    await sleep(10);
-  }
-}
+export { eventually, sleep } from '@dogpile/test-servers';
 
 /**
  * Collects what is published on `dogpile:error` until the returned `stop()` is called (the

@@ -9,6 +9,11 @@ export function percentile(sorted: readonly number[], p: number): number {
   ]!;
 }
 
+/** The progress line of stampede round `round`; rounds below 0 are the unreported warm-up. */
+export function roundProgress(round: number, warmup: number, rounds: number): string {
+  return round < 0 ? `warm-up ${round + warmup + 1}/${warmup}` : `round ${round + 1}/${rounds}`;
+}
+
 export interface Burst {
   /** How often this process ran the creator. */
   creatorRuns: number;

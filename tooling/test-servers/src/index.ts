@@ -1,3 +1,4 @@
+export { eventually, sleep } from './eventually.js';
 export { getFreePort, getFreePorts } from './free-port.js';
 export {
   type RedisCluster,

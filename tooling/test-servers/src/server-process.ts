@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { eventually } from './eventually.js';
 
 /** A server child process started by this launcher. */
 export interface ServerProcess {
@@ -75,10 +76,5 @@ export async function waitUntil(
   describe: () => string,
   intervalMs = 20,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(describe());
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
+  if (!(await eventually(check, timeoutMs, intervalMs))) throw new Error(describe());
 }

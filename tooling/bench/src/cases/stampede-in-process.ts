@@ -1,7 +1,7 @@
 import type { StampedeGroup, StampedeResult } from '../groups.js';
 import { cacheAside } from '../peers/cache-aside.js';
 import { closeAll, contendersOn } from '../peers/index.js';
-import { burst, summarize } from '../stampede-burst.js';
+import { burst, roundProgress, summarize } from '../stampede-burst.js';
 
 export interface StampedeOptions {
   callers: number;
@@ -32,11 +32,7 @@ export async function stampedeInProcess(options: StampedeOptions): Promise<Stamp
         const figures = summarize([await burst(contender, key, options.callers, creatorMs)]);
         if (round >= 0) results[i]!.rounds.push(figures);
       }
-      options.onProgress?.(
-        round < 0
-          ? `warm-up ${round + options.warmup + 1}/${options.warmup}`
-          : `round ${round + 1}/${options.rounds}`,
-      );
+      options.onProgress?.(roundProgress(round, options.warmup, options.rounds));
     }
     return {
       kind: 'stampede',

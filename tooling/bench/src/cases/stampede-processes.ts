@@ -1,7 +1,7 @@
 import type { ChildPool } from '../child-pool.js';
 import type { StampedeGroup, StampedeResult } from '../groups.js';
 import type { Store } from '../peers/contender.js';
-import { type Burst, summarize } from '../stampede-burst.js';
+import { type Burst, roundProgress, summarize } from '../stampede-burst.js';
 import type { BurstRequest, Hello } from '../stampede-protocol.js';
 import type { StampedeOptions } from './stampede-in-process.js';
 
@@ -41,11 +41,7 @@ export async function stampedeProcesses(
       const figures = summarize(await pool.broadcast<Burst>(request));
       if (round >= 0) results[i]!.rounds.push(figures);
     }
-    options.onProgress?.(
-      round < 0
-        ? `warm-up ${round + options.warmup + 1}/${options.warmup}`
-        : `round ${round + 1}/${options.rounds}`,
-    );
+    options.onProgress?.(roundProgress(round, options.warmup, options.rounds));
   }
   return {
     kind: 'stampede',
