@@ -17,6 +17,7 @@ export interface ResolvedCapabilities {
   ttl: 'milliseconds' | 'seconds' | false;
   mutex: false | 'local' | 'distributed';
   lockTtlMs: number | undefined;
+  lockPollMaxMs: number;
   maxKeyLength: number | undefined;
   maxValueBytes: number | undefined;
 }
@@ -105,7 +106,8 @@ function resolveCapabilities(caps: BackendCapabilities = {}): ResolvedCapabiliti
       `capabilities.maxValueBytes is ${maxValueBytes}, but a backend must store a 1 MiB payload (maxValueBytes >= ${MIN_MAX_VALUE_BYTES}). Raise the server's item size limit (memcached -I 2m).`,
     );
   }
-  return { stores, serialized, ttl, mutex, lockTtlMs, maxKeyLength, maxValueBytes };
+  const lockPollMaxMs = positiveInteger(caps.lockPollMaxMs, 'capabilities.lockPollMaxMs', 100);
+  return { stores, serialized, ttl, mutex, lockTtlMs, lockPollMaxMs, maxKeyLength, maxValueBytes };
 }
 
 function resolveCrossProcess(
@@ -203,9 +205,13 @@ export class TestScope {
   readonly #backends: CacheBackend[] = [];
   readonly #label: string;
 
+  /** The vitest context of the test, to skip it from inside. */
+  readonly ctx: TestContext;
+
   constructor(options: Resolved, context: TestContext, label: string) {
     this.#options = options;
     this.#label = label;
+    this.ctx = context;
     context.onTestFinished(() => this.dispose());
   }
 

@@ -85,6 +85,13 @@ export interface BackendCapabilities {
    */
   lockTtlMs?: number;
   /**
+   * Milliseconds: the longest a waiter of your mutex may take to notice a release nobody told it
+   * about (the `lockPollMax` of backends built on core's `LeaseMutex`). The kit's
+   * `waitForRelease` checks allow this plus 50 ms; with release notifications it is an upper
+   * bound, not a target. Default: `100`.
+   */
+  lockPollMaxMs?: number;
+  /**
    * The longest key, in UTF-8 bytes after the backend's `keyMangler`, that the backend promises to
    * store. Longer keys may be rejected with a `DogpileError` (never an obscure error, never a
    * collision). Default: no limit (the kit's 10 000-character key must round-trip).

@@ -14,6 +14,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 interface AssertionResult {
   title: string;
   status: 'passed' | 'failed' | 'skipped' | 'pending' | 'todo';
+  failureMessages?: string[];
 }
 interface JsonReport {
   testResults: Array<{ name: string; assertionResults: AssertionResult[] }>;
@@ -124,6 +125,28 @@ describe('the kit fails broken backends, on exactly the checks for their flaw', 
 
   it('a close() that leaves a timer running', () => {
     expect(failedTitles('leaky-close.kit.ts')).toEqual(['close() leaves no open handles behind']);
+  });
+
+  it('a waitForRelease() that resolves at once while the lock is held', () => {
+    expect(failedTitles('eager-wait-for-release.kit.ts')).toEqual([
+      'waitForRelease() does not resolve while the lock is held',
+      // Resolving at once, it ignores the signal too.
+      'waitForRelease() rejects with the signal reason when it aborts',
+    ]);
+  });
+
+  it('a waitForRelease() that never notices a release, failing by name rather than by timeout', () => {
+    expect(failedTitles('deaf-wait-for-release.kit.ts')).toEqual([
+      'waitForRelease() does not resolve while the lock is held',
+      'waitForRelease() resolves within lockPollMax + 50 ms (150 ms) of a release by another instance',
+    ]);
+    // Each failure names waitForRelease and what it waited for, not a bare test timeout.
+    const messages = resultsOf('deaf-wait-for-release.kit.ts')
+      .filter((result) => result.status === 'failed')
+      .map((result) => (result.failureMessages ?? []).join('\n'));
+    expect(messages).toHaveLength(2);
+    for (const message of messages)
+      expect(message).toMatch(/waitForRelease\(\) after .* still pending after/);
   });
 
   it('an in-process backend that claims a distributed mutex', () => {

@@ -79,3 +79,28 @@ export class SerializationError extends DogpileError {
     super('ERR_SERIALIZATION', message, options);
   }
 }
+
+/**
+ * A distributed lock was lost while its holder still ran: its lease expired (or was taken over)
+ * before the holder could extend or release it, so another process may have run the creator too.
+ * Reported on the `dogpile:error` channel, never thrown to a caller.
+ */
+export class LockLostError extends DogpileError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_LOCK_LOST', message, options);
+  }
+}
+
+/** A mutex was used in a way its state forbids, such as a blocking acquire of a lock it holds. */
+export class LockStateError extends DogpileError {
+  constructor(message: string) {
+    super('ERR_LOCK_STATE', message);
+  }
+}
+
+/** A backend (or its locks) was used, or waited on, after `close()`. */
+export class BackendClosedError extends DogpileError {
+  constructor(message: string) {
+    super('ERR_BACKEND_CLOSED', message);
+  }
+}

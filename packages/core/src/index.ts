@@ -22,8 +22,11 @@ export { coerceStringConfig } from './coerce-config.js';
 export { type Duration, toSeconds } from './duration.js';
 export { type EarlyRefreshOptions, earlyRefreshProbability } from './early-refresh.js';
 export {
+  BackendClosedError,
   CantDeserializeError,
   DogpileError,
+  LockLostError,
+  LockStateError,
   LockTimeoutError,
   PluginNotFoundError,
   RegionAlreadyConfiguredError,
@@ -68,6 +71,18 @@ export {
   type ToStr,
 } from './key-generators.js';
 export { KeyedLocks } from './keyed-locks.js';
+export { LeaseLocks, type LeaseLocksOptions } from './lock/lease-locks.js';
+export { type LeaseHost, LeaseMutex } from './lock/lease-mutex.js';
+export type { LeaseStore, ReleaseWatch } from './lock/lease-store.js';
+export {
+  type DistributedLockOptions,
+  type LeaseSettings,
+  LOCK_OPTION_ALIASES,
+  LOCK_OPTION_NAMES,
+  type LockDefaults,
+  resolveLockOptions,
+  warnDeprecatedOption,
+} from './lock/lock-options.js';
 export {
   type AsyncCreator,
   Lock,
@@ -76,7 +91,12 @@ export {
   type ValueAndCreated,
 } from './lock.js';
 export type { CallWaitOptions, LockWaitOptions, OnLockTimeout } from './lock-wait.js';
-export { type AcquireOptions, type CacheMutex, NullMutex } from './mutex.js';
+export {
+  type AcquireOptions,
+  type CacheMutex,
+  NullMutex,
+  type WaitForReleaseOptions,
+} from './mutex.js';
 export { isNoValue, NO_VALUE, NoValue } from './no-value.js';
 export { NullBackend } from './null-backend.js';
 export { ProxyBackend } from './proxy-backend.js';

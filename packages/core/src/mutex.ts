@@ -4,6 +4,17 @@ export interface AcquireOptions {
   signal?: AbortSignal;
 }
 
+/** Options for {@link CacheMutex.waitForRelease}. */
+export interface WaitForReleaseOptions extends AcquireOptions {
+  /**
+   * Checked between polls (at least every `lockPollMax` on the backends of this project): when it
+   * resolves `true` the wait ends, resolving `true`, although the lock is still held. The region
+   * passes a re-read of the key, so a waiter whose holder died after storing the value gets that
+   * value at once instead of waiting out the dead holder's lease. A mutex may ignore it.
+   */
+  until?: () => boolean | Promise<boolean>;
+}
+
 /**
  * A lock guarding the creation of one key's value, the port of dogpile's `CacheMutex`.
  * A backend returns one from `getMutex(key)` when it can lock across processes; the region always
@@ -27,7 +38,7 @@ export interface CacheMutex {
    * every process wake together on the holder's release and read its value, instead of taking the
    * lock one process after another only to find the value there.
    */
-  waitForRelease?(options?: AcquireOptions): Promise<boolean>;
+  waitForRelease?(options?: WaitForReleaseOptions): Promise<boolean>;
 }
 
 /**

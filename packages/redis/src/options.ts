@@ -1,6 +1,11 @@
 import {
+  type DistributedLockOptions,
   type Duration,
   type KeyMangler,
+  type LeaseSettings,
+  LOCK_OPTION_ALIASES,
+  LOCK_OPTION_NAMES,
+  resolveLockOptions,
   type Serializer,
   toSeconds,
   ValidationError,
@@ -30,7 +35,7 @@ export interface SentinelAddress {
  * new RedisBackend({ startupNodes: [{ host: 'n1', port: 7000 }], distributedLock: true });
  * new RedisBackend({ client: existingIoredisClient }); // close() leaves it open
  */
-export interface RedisBackendOptions {
+export interface RedisBackendOptions extends DistributedLockOptions {
   // ------------------------------------------------------------------ connection
 
   /**
@@ -103,33 +108,9 @@ export interface RedisBackendOptions {
   serializer?: Serializer;
 
   // ------------------------------------------------------------------ distributed lock
+  // distributedLock, lockTimeout, lockAutoExtend, lockBlockingTimeout, lockPollMin, lockPollMax
+  // and lockPrefix come from core's DistributedLockOptions: the same on every backend.
 
-  /**
-   * Give the region a {@link RedisMutex}, so one creator runs per key across every process that
-   * shares this Redis. Default: `false` (the region's in-process lock only).
-   */
-  distributedLock?: boolean;
-  /**
-   * Time-to-live of a lock, in seconds (or a duration string). A live holder extends it while its
-   * creator runs (see `lockAutoExtend`), so it only bounds how long a crashed holder blocks the
-   * others. Default: `10`.
-   */
-  lockTimeout?: Duration;
-  /**
-   * How long a blocking acquire waits before giving up (it then resolves `false`), in seconds (or a
-   * duration string); `0` makes it try once. `-1` or `null`: wait until acquired or aborted.
-   * Default: `-1`.
-   */
-  lockBlockingTimeout?: Duration | null;
-  /**
-   * Prefix of lock keys: the lock of `key` is `<lockPrefix><key>`. The default is Python
-   * dogpile.cache's, so both take the same lock for a key. Default: `'_lock'`.
-   */
-  lockPrefix?: string;
-  /**
-   * Extend a held lock's TTL every `lockTimeout / 3` while its creator runs. Default: `true`.
-   */
-  lockAutoExtend?: boolean;
   /**
    * Publish on `<lockPrefix>:released` when a lock is released, and let waiters subscribe (one
    * subscriber connection per backend), so they wake within milliseconds. Without it (or when the
@@ -137,18 +118,6 @@ export interface RedisBackendOptions {
    * subscribed, waiters poll only every `lockPollMax`. Default: `true`.
    */
   lockNotify?: boolean;
-  /**
-   * First delay between a waiter's attempts to take the lock, in seconds (or `'5ms'`), when it does
-   * not hear releases (`lockNotify` off, or the subscription down). Default: `'5ms'`.
-   */
-  lockPollMin?: Duration;
-  /**
-   * Longest delay between a waiter's attempts, in seconds (or a duration string): the delay doubles
-   * from `lockPollMin` up to this, with equal jitter; a waiter that hears releases polls at this
-   * from the start, which bounds how late it notices a Python holder or an expired lock. Python
-   * dogpile.cache's `lock_sleep` is accepted as an alias. Default: `'100ms'`.
-   */
-  lockPollMax?: Duration;
 }
 
 /** How the backend reaches Redis. */
@@ -170,14 +139,9 @@ export interface ResolvedOptions {
   keyMangler: KeyMangler | undefined;
   serializer: Serializer | undefined;
   distributedLock: boolean;
-  lockTimeoutMs: number;
-  /** `undefined`: wait until acquired. */
-  lockBlockingTimeoutMs: number | undefined;
-  lockPrefix: string;
-  lockAutoExtend: boolean;
   lockNotify: boolean;
-  lockPollMinMs: number;
-  lockPollMaxMs: number;
+  /** The shared lock settings, for core's `LeaseLocks`. */
+  lease: LeaseSettings;
 }
 
 const KNOWN = new Set<string>([
@@ -199,21 +163,14 @@ const KNOWN = new Set<string>([
   'redisExpirationTime',
   'keyMangler',
   'serializer',
-  'distributedLock',
-  'lockTimeout',
-  'lockBlockingTimeout',
-  'lockPrefix',
-  'lockAutoExtend',
   'lockNotify',
-  'lockPollMin',
-  'lockPollMax',
+  ...LOCK_OPTION_NAMES,
 ]);
 
 // Python dogpile.cache argument names (after configureFromConfig's camelCasing) that mean the same.
 const ALIASES: Record<string, string> = {
   socketTimeout: 'commandTimeout',
   socketConnectTimeout: 'connectTimeout',
-  lockSleep: 'lockPollMax',
   serviceName: 'name',
 };
 
@@ -223,9 +180,6 @@ const IGNORED = new Set<string>(['threadLocalLock', 'socketKeepalive', 'socketKe
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 const DEFAULT_COMMAND_TIMEOUT_MS = 5000;
-const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
-const DEFAULT_POLL_MIN_MS = 5;
-const DEFAULT_POLL_MAX_MS = 100;
 
 function positiveMs(value: Duration | null | undefined, what: string, fallback: number): number {
   if (value === undefined || value === null) return fallback;
@@ -313,27 +267,19 @@ export function resolveOptions(input: RedisBackendOptions = {}): ResolvedOptions
   const options: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(input)) {
     if (IGNORED.has(key)) continue;
-    const name = ALIASES[key] ?? key;
-    if (!KNOWN.has(name)) {
+    // Lock aliases (Python's lock_sleep among them) are resolved, with their warning, by core.
+    const name = key in LOCK_OPTION_ALIASES ? key : (ALIASES[key] ?? key);
+    if (!KNOWN.has(name) && !(key in LOCK_OPTION_ALIASES)) {
       throw new ValidationError(
         `Unknown RedisBackend option "${key}". Known options: ${[...KNOWN].join(', ')}. Pass ioredis options in redisOptions.`,
       );
     }
     if (value !== undefined && options[name] === undefined) options[name] = value;
   }
-  for (const key of [
-    'url',
-    'host',
-    'username',
-    'password',
-    'name',
-    'sentinelPassword',
-    'lockPrefix',
-  ]) {
+  for (const key of ['url', 'host', 'username', 'password', 'name', 'sentinelPassword']) {
     checkType(options, key, 'string');
   }
-  for (const key of ['distributedLock', 'lockAutoExtend', 'lockNotify'])
-    checkType(options, key, 'boolean');
+  checkType(options, 'lockNotify', 'boolean');
   for (const key of ['redisOptions', 'clusterOptions']) checkType(options, key, 'object');
   for (const key of ['keyMangler']) checkType(options, key, 'function');
   for (const key of ['port', 'db']) {
@@ -483,27 +429,12 @@ export function resolveOptions(input: RedisBackendOptions = {}): ResolvedOptions
     where = `${host}:${port}`;
   }
 
-  const lockTimeoutMs = positiveMs(
-    options.lockTimeout as Duration,
-    'lockTimeout',
-    DEFAULT_LOCK_TIMEOUT_MS,
-  );
-  const lockPollMinMs = positiveMs(
-    options.lockPollMin as Duration,
-    'lockPollMin',
-    DEFAULT_POLL_MIN_MS,
-  );
-  const lockPollMaxMs = positiveMs(
-    options.lockPollMax as Duration,
-    'lockPollMax',
-    DEFAULT_POLL_MAX_MS,
-  );
-  if (lockPollMaxMs < lockPollMinMs) {
-    throw new ValidationError(
-      `lockPollMax (${lockPollMaxMs} ms) must not be less than lockPollMin (${lockPollMinMs} ms).`,
-    );
-  }
-  const lockPrefix = (options.lockPrefix as string | undefined) ?? '_lock';
+  const lockNotify = (options.lockNotify as boolean | undefined) ?? true;
+  const { distributedLock, lease } = resolveLockOptions(options, {
+    owner: 'RedisBackend',
+    distributedLock: false,
+    announcesReleases: lockNotify,
+  });
 
   return {
     connection,
@@ -519,17 +450,8 @@ export function resolveOptions(input: RedisBackendOptions = {}): ResolvedOptions
       ) || undefined,
     keyMangler: options.keyMangler as KeyMangler | undefined,
     serializer,
-    distributedLock: (options.distributedLock as boolean | undefined) ?? false,
-    lockTimeoutMs,
-    lockBlockingTimeoutMs: optionalMs(
-      options.lockBlockingTimeout as Duration | null | undefined,
-      'lockBlockingTimeout',
-      true,
-    ),
-    lockPrefix,
-    lockAutoExtend: (options.lockAutoExtend as boolean | undefined) ?? true,
-    lockNotify: (options.lockNotify as boolean | undefined) ?? true,
-    lockPollMinMs,
-    lockPollMaxMs,
+    distributedLock,
+    lockNotify,
+    lease,
   };
 }

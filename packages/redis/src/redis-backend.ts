@@ -1,10 +1,17 @@
-import { BytesBackend, NO_VALUE, type NoValue, reportError } from '@dogpile/core';
+import {
+  BytesBackend,
+  LeaseLocks,
+  type LeaseMutex,
+  NO_VALUE,
+  type NoValue,
+  reportError,
+} from '@dogpile/core';
 import { Cluster, Redis } from 'ioredis';
 import { groupBySlot } from './cluster-slots.js';
 import { RedisBackendError, toRedisError } from './errors.js';
 import { LockNotifier } from './lock-notifier.js';
 import { type RedisBackendOptions, type ResolvedOptions, resolveOptions } from './options.js';
-import { type LockContext, RedisMutex } from './redis-mutex.js';
+import { RedisLeaseStore } from './redis-lease-store.js';
 
 type Client = Redis | Cluster;
 
@@ -32,7 +39,7 @@ function checkPipeline(results: Array<[Error | null, unknown]> | null): void {
 
 /**
  * A dogpile.cache backend on Redis through ioredis: standalone, Sentinel or Cluster, optionally
- * with a distributed dogpile lock ({@link RedisMutex}). Values are stored as
+ * with a distributed dogpile lock (core's `LeaseMutex`). Values are stored as
  * `JSON(metadata)|payload` bytes, the layout Python dogpile.cache uses, so with the JSON serializer
  * both read each other's values, and with the default `lockPrefix` both take the same locks.
  *
@@ -53,8 +60,7 @@ export class RedisBackend extends BytesBackend {
   readonly #ownsClient: boolean;
   readonly #keyPrefix: string;
   readonly #notifier: LockNotifier | undefined;
-  readonly #lockContext: LockContext;
-  readonly #heldMutexes = new Set<RedisMutex>();
+  readonly #locks: LeaseLocks;
   #readyPromise: Promise<void> | undefined;
   #lastError: unknown;
   #closed = false;
@@ -95,7 +101,9 @@ export class RedisBackend extends BytesBackend {
     this.#keyPrefix = clientOptions?.keyPrefix ?? '';
 
     const channel =
-      resolved.distributedLock && resolved.lockNotify ? `${resolved.lockPrefix}:released` : '';
+      resolved.distributedLock && resolved.lockNotify
+        ? `${resolved.lease.lockPrefix}:released`
+        : '';
     this.#notifier =
       channel === ''
         ? undefined
@@ -108,31 +116,27 @@ export class RedisBackend extends BytesBackend {
                 error: toRedisError(error, resolved.where, `SUBSCRIBE ${channel}`),
               }),
           );
-    const backend = this;
-    this.#lockContext = {
-      command: (operation, fn) => this.#command(operation, fn),
-      get closed() {
-        return backend.#closed;
-      },
-      keyPrefix: this.#keyPrefix,
-      notifier: this.#notifier,
-      channel,
-      lockTimeoutMs: resolved.lockTimeoutMs,
-      lockBlockingTimeoutMs: resolved.lockBlockingTimeoutMs,
-      lockAutoExtend: resolved.lockAutoExtend,
-      lockPollMinMs: resolved.lockPollMinMs,
-      lockPollMaxMs: resolved.lockPollMaxMs,
-      held: (mutex, isHeld) => {
-        if (isHeld) this.#heldMutexes.add(mutex);
-        else this.#heldMutexes.delete(mutex);
-      },
-      where: resolved.where,
-    };
+    this.#locks = new LeaseLocks({
+      store: new RedisLeaseStore({
+        command: (operation, fn) => this.#command(operation, fn),
+        keyPrefix: this.#keyPrefix,
+        notifier: this.#notifier,
+        channel,
+      }),
+      settings: resolved.lease,
+      where: `Redis at ${resolved.where}`,
+      lostError: (message) => new RedisBackendError('ERR_REDIS_LOCK_LOST', message),
+      closedError: () =>
+        new RedisBackendError(
+          'ERR_REDIS_CLOSED',
+          'The RedisBackend was closed while waiting for a lock. Do not close a backend that is still in use.',
+        ),
+    });
   }
 
   /** The lock key prefix in use (`'_lock'` unless configured). */
   get lockPrefix(): string {
-    return this.#options.lockPrefix;
+    return this.#options.lease.lockPrefix;
   }
 
   /** Whether {@link close} was called. */
@@ -327,26 +331,28 @@ export class RedisBackend extends BytesBackend {
   // ---------------------------------------------------------------- locking
 
   /**
-   * A {@link RedisMutex} on `<lockPrefix><key>` when `distributedLock` is on; otherwise `null`, and
-   * the region's in-process lock alone guards creation.
+   * Core's `LeaseMutex` on `<lockPrefix><key>` when `distributedLock` is on (see
+   * {@link RedisLeaseStore}); otherwise `null`, and the region's in-process lock alone guards
+   * creation.
    */
-  override getMutex(key: string): RedisMutex | null {
+  override getMutex(key: string): LeaseMutex | null {
     if (!this.#options.distributedLock) return null;
-    return new RedisMutex(this.#lockContext, this.#options.lockPrefix + key);
+    return this.#locks.mutex(key);
   }
 
   // ---------------------------------------------------------------- lifecycle
 
   /**
-   * Stops lock extension timers and waiters, closes the lock subscriber connection and, when this
-   * backend opened the client, the client too (gracefully with QUIT when connected). A client
-   * passed in as `client` is left open. Locks still held expire within `lockTimeout`.
+   * Gives back the locks still held (waiting at most 2 s; what is left expires within
+   * `lockTimeout`), rejects pending lock waiters with `ERR_REDIS_CLOSED`, closes the lock
+   * subscriber connection and, when this backend opened the client, the client too (gracefully
+   * with QUIT when connected). A client passed in as `client` is left open.
    */
   override async close(): Promise<void> {
-    if (this.#closed) return;
+    if (this.#closed || this.#locks.closed) return;
+    // While the connection still works, so held leases go back at once.
+    await this.#locks.close();
     this.#closed = true;
-    for (const mutex of this.#heldMutexes) mutex.stopExtending();
-    this.#heldMutexes.clear();
     await this.#notifier?.close();
     if (!this.#ownsClient) return;
     const client = this.client;

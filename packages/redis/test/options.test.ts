@@ -15,13 +15,20 @@ describe('RedisBackend options', () => {
       commandTimeoutMs: 5000,
       expirationMs: undefined,
       distributedLock: false,
-      lockTimeoutMs: 10_000,
-      lockBlockingTimeoutMs: undefined,
-      lockPrefix: '_lock',
-      lockAutoExtend: true,
       lockNotify: true,
+      lease: {
+        lockTimeoutMs: 10_000,
+        lockBlockingTimeoutMs: null,
+        lockPrefix: '_lock',
+        lockAutoExtend: true,
+        lockPollMinMs: 5,
+        lockPollMaxMs: 100,
+      },
+    });
+    // Without release announcements, polling is how a waiter learns of a release: it polls faster.
+    expect(resolveOptions({ lockNotify: false }).lease).toMatchObject({
       lockPollMinMs: 5,
-      lockPollMaxMs: 100,
+      lockPollMaxMs: 10,
     });
   });
 
@@ -37,17 +44,19 @@ describe('RedisBackend options', () => {
     });
     expect(options).toMatchObject({
       expirationMs: 7_200_000,
-      lockTimeoutMs: 1500,
-      lockBlockingTimeoutMs: 250,
-      lockPollMinMs: 2,
-      lockPollMaxMs: 1000,
+      lease: {
+        lockTimeoutMs: 1500,
+        lockBlockingTimeoutMs: 250,
+        lockPollMinMs: 2,
+        lockPollMaxMs: 1000,
+      },
       commandTimeoutMs: 750,
       connectTimeoutMs: 2000,
     });
     expect(resolveOptions({ redisExpirationTime: -1 }).expirationMs).toBeUndefined();
     expect(resolveOptions({ redisExpirationTime: null }).expirationMs).toBeUndefined();
     expect(resolveOptions({ redisExpirationTime: 0 }).expirationMs).toBeUndefined();
-    expect(resolveOptions({ lockBlockingTimeout: 0 }).lockBlockingTimeoutMs).toBe(0);
+    expect(resolveOptions({ lockBlockingTimeout: 0 }).lease.lockBlockingTimeoutMs).toBe(0);
   });
 
   it('passes timeouts, credentials and extra ioredis options to the client it opens', () => {
@@ -85,7 +94,7 @@ describe('RedisBackend options', () => {
     expect(options).toMatchObject({
       commandTimeoutMs: 2000,
       connectTimeoutMs: 3000,
-      lockPollMaxMs: 200,
+      lease: { lockPollMaxMs: 200 },
     });
   });
 

@@ -1,9 +1,15 @@
 import {
+  type DistributedLockOptions,
   type Duration,
   type KeyMangler,
+  type LeaseSettings,
+  LOCK_OPTION_ALIASES,
+  LOCK_OPTION_NAMES,
+  resolveLockOptions,
   type Serializer,
   toSeconds,
   ValidationError,
+  warnDeprecatedOption,
 } from '@dogpile/core';
 import type BetterSqlite3 from 'better-sqlite3';
 
@@ -20,12 +26,12 @@ export type SqliteSynchronous = 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA';
  * @example
  * new SqliteBackend({
  *   filename: '/var/cache/myapp/dogpile.db',
- *   expirationTime: '1h',
+ *   sqliteExpirationTime: '1h',
  *   pruneInterval: '10m',
  *   lockTimeout: '30s',
  * });
  */
-export interface SqliteBackendOptions {
+export interface SqliteBackendOptions extends DistributedLockOptions {
   /**
    * The database file, created if missing (its directory must exist and be writable), or
    * `':memory:'` for a private in-memory database (no sharing between processes). Exactly one of
@@ -44,11 +50,13 @@ export interface SqliteBackendOptions {
    */
   table?: string | undefined;
   /**
-   * Server-side expiry: a stored row is deleted (lazily on read, or by `prune()`) this long after
+   * Store-side expiry: a stored row is deleted (lazily on read, or by `prune()`) this long after
    * it was written. Independent of the region's `expirationTime`, and normally longer, so the
    * region can still serve a stale value while one caller regenerates it. `-1` or unset: never.
-   * Default: unset.
+   * (`expirationTime` is its deprecated old name.) Default: unset.
    */
+  sqliteExpirationTime?: Duration | undefined;
+  /** @deprecated The old name of `sqliteExpirationTime`, which means the same. */
   expirationTime?: Duration | undefined;
   /**
    * How long a statement waits for another connection's write lock before failing with
@@ -78,57 +86,15 @@ export interface SqliteBackendOptions {
    * only expired rows that are read, and explicit `prune()` calls, are deleted. Default: unset.
    */
   pruneInterval?: Duration | undefined;
-  /**
-   * `getMutex()` returns a {@link SqliteMutex} shared by every process using the file, so one
-   * creator runs per key on the whole host. `false`: `getMutex()` returns `null` and the region
-   * locks in-process only. Default `true`.
-   */
-  distributedLock?: boolean | undefined;
-  /**
-   * The lock's time to live. A holder that dies (killed, crashed) leaves its lock behind for at
-   * most this long. A live holder's lock is extended automatically (see `lockExtend`), so a slow
-   * creator does not lose it. Must be more than 0. Default `'30s'`.
-   */
-  lockTimeout?: Duration | undefined;
-  /**
-   * How long a blocking `acquire()` waits before it resolves `false`. `-1` or unset: until the
-   * lock is acquired or the caller's `AbortSignal` aborts (the region's `lockWaitTimeout` uses
-   * that signal). Default: unset.
-   */
-  lockBlockingTimeout?: Duration | undefined;
-  /**
-   * The first backoff step of a blocking `acquire()` (and of the region's wait for another
-   * process's release). Each failed check doubles the step up to `lockMaxSleep`, and waits between
-   * half and all of it ("equal jitter"), so waiters on one key do not retry in lockstep.
-   * Default `'5ms'`.
-   */
-  lockSleep?: Duration | undefined;
-  /**
-   * The largest backoff step: a waiter notices a release at most this long after it happens. A
-   * check is one indexed read of the lock row, so a waiter costs about `1 s / lockMaxSleep` reads
-   * a second. Default `'10ms'`, or `lockSleep` if that is longer.
-   */
-  lockMaxSleep?: Duration | undefined;
-  /**
-   * Extend a held lock by `lockTimeout` every `lockTimeout / 3` (unref'd timer, by token) until it
-   * is released. A creator that blocks the event loop for longer than `lockTimeout` can still lose
-   * its lock. Default `true`.
-   */
-  lockExtend?: boolean | undefined;
+  // distributedLock, lockTimeout, lockAutoExtend, lockBlockingTimeout, lockPollMin, lockPollMax
+  // and lockPrefix come from core's DistributedLockOptions, the same on every backend. Here
+  // distributedLock defaults to true: one lock for every process on the host is what this backend
+  // is for, and it costs no server. SQLite cannot announce releases, so waiters poll: lockPollMax
+  // defaults to 10 ms (one indexed read of the lock row per check).
   /** Turns payloads into bytes. Default `jsonSerializer` from `@dogpile/core`. */
   serializer?: Serializer | undefined;
   /** Applied by the region to every key before it reaches this backend. Default: none. */
   keyMangler?: KeyMangler | undefined;
-}
-
-/** Lock settings in milliseconds, as {@link SqliteMutex} uses them. */
-export interface ResolvedLockOptions {
-  ttlMs: number;
-  /** `Infinity` when a blocking acquire has no timeout of its own. */
-  blockingTimeoutMs: number;
-  sleepMs: number;
-  maxSleepMs: number;
-  extend: boolean;
 }
 
 /** The validated options, times in milliseconds. */
@@ -145,7 +111,8 @@ export interface ResolvedOptions {
   integrityCheck: boolean;
   pruneIntervalMs: number | undefined;
   distributedLock: boolean;
-  lock: ResolvedLockOptions;
+  /** The shared lock settings, for core's `LeaseLocks`. */
+  lease: LeaseSettings;
   serializer: Serializer | undefined;
   keyMangler: KeyMangler | undefined;
 }
@@ -157,21 +124,19 @@ const KNOWN_OPTIONS = new Set<string>([
   'filename',
   'database',
   'table',
-  'expirationTime',
+  'sqliteExpirationTime',
   'busyTimeout',
   'wal',
   'synchronous',
   'integrityCheck',
   'pruneInterval',
-  'distributedLock',
-  'lockTimeout',
-  'lockBlockingTimeout',
-  'lockSleep',
-  'lockMaxSleep',
-  'lockExtend',
   'serializer',
   'keyMangler',
+  ...LOCK_OPTION_NAMES,
 ]);
+
+/** Old names still accepted, with a deprecation warning once: alias → option. */
+const ALIASES: Record<string, string> = { expirationTime: 'sqliteExpirationTime' };
 
 const SYNCHRONOUS = new Set<string>(['OFF', 'NORMAL', 'FULL', 'EXTRA']);
 
@@ -235,15 +200,28 @@ export function resolveOptions(given: SqliteBackendOptions | undefined): Resolve
     );
   }
   const options: SqliteBackendOptions = {};
-  for (const [name, value] of Object.entries(given)) {
-    if (value !== null) (options as Record<string, unknown>)[name] = value;
-  }
-  for (const name of Object.keys(options)) {
+  for (const [key, value] of Object.entries(given)) {
+    if (value === null) continue;
+    if (key in LOCK_OPTION_ALIASES) {
+      // Resolved, with their warning, by core's resolveLockOptions.
+      (options as Record<string, unknown>)[key] = value;
+      continue;
+    }
+    const name = ALIASES[key] ?? key;
     if (!KNOWN_OPTIONS.has(name)) {
       throw new ValidationError(
-        `SqliteBackend has no option "${name}". Known options: ${[...KNOWN_OPTIONS].join(', ')}.`,
+        `SqliteBackend has no option "${key}". Known options: ${[...KNOWN_OPTIONS].join(', ')}.`,
       );
     }
+    if (name !== key) {
+      if ((given as Record<string, unknown>)[name] !== undefined) {
+        throw new ValidationError(
+          `SqliteBackend got both "${key}" and "${name}", which name the same option; give "${name}".`,
+        );
+      }
+      warnDeprecatedOption('SqliteBackend', key, name);
+    }
+    (options as Record<string, unknown>)[name] = value;
   }
   const { filename, database } = options;
   if ((filename === undefined) === (database === undefined)) {
@@ -293,10 +271,10 @@ export function resolveOptions(given: SqliteBackendOptions | undefined): Resolve
       'SqliteBackend busyTimeout must be 0 or more; -1 is not allowed here.',
     );
   }
-  const expirationMs = optionalMs(options.expirationTime, 'expirationTime');
+  const expirationMs = optionalMs(options.sqliteExpirationTime, 'sqliteExpirationTime');
   if (expirationMs === 0) {
     throw new ValidationError(
-      'SqliteBackend expirationTime of 0 would delete every value at once; use -1 (never) or a positive time.',
+      'SqliteBackend sqliteExpirationTime of 0 would delete every value at once; use -1 (never) or a positive time.',
     );
   }
   const pruneIntervalMs =
@@ -304,22 +282,11 @@ export function resolveOptions(given: SqliteBackendOptions | undefined): Resolve
       ? undefined
       : positiveMs(options.pruneInterval, 'pruneInterval');
 
-  const ttlMs = positiveMs(options.lockTimeout ?? 30, 'lockTimeout');
-  const blockingTimeoutMs =
-    optionalMs(options.lockBlockingTimeout, 'lockBlockingTimeout') ?? Infinity;
-  const sleepMs = positiveMs(options.lockSleep ?? 0.005, 'lockSleep');
-  // SQLite cannot notify a waiter of a release; it finds out at its next check of the lock row,
-  // so the default cap is small (see SqliteMutex's polling), and follows a longer lockSleep
-  // instead of refusing it.
-  const maxSleepMs =
-    options.lockMaxSleep === undefined
-      ? Math.max(10, sleepMs)
-      : positiveMs(options.lockMaxSleep, 'lockMaxSleep');
-  if (maxSleepMs < sleepMs) {
-    throw new ValidationError(
-      `SqliteBackend lockMaxSleep (${maxSleepMs} ms) must not be less than lockSleep (${sleepMs} ms).`,
-    );
-  }
+  const { distributedLock, lease } = resolveLockOptions(options as Record<string, unknown>, {
+    owner: 'SqliteBackend',
+    distributedLock: true,
+    announcesReleases: false,
+  });
 
   const serializer = options.serializer;
   if (
@@ -348,14 +315,8 @@ export function resolveOptions(given: SqliteBackendOptions | undefined): Resolve
     synchronous: synchronous ?? (ownsDatabase && wal ? 'NORMAL' : undefined),
     integrityCheck: optionalBoolean(options.integrityCheck, 'integrityCheck', true),
     pruneIntervalMs,
-    distributedLock: optionalBoolean(options.distributedLock, 'distributedLock', true),
-    lock: {
-      ttlMs,
-      blockingTimeoutMs,
-      sleepMs,
-      maxSleepMs,
-      extend: optionalBoolean(options.lockExtend, 'lockExtend', true),
-    },
+    distributedLock,
+    lease,
     serializer,
     keyMangler: options.keyMangler,
   };

@@ -1,15 +1,21 @@
-import { BytesBackend, NO_VALUE, type NoValue, reportError } from '@dogpile/core';
+import {
+  BytesBackend,
+  LeaseLocks,
+  type LeaseMutex,
+  NO_VALUE,
+  type NoValue,
+  reportError,
+} from '@dogpile/core';
 import type BetterSqlite3 from 'better-sqlite3';
 import Database from 'better-sqlite3';
 import { SqliteBackendError, toSqliteBackendError } from './errors.js';
 import {
-  type ResolvedLockOptions,
   type ResolvedOptions,
   resolveOptions,
   type SqliteBackendOptions,
   type SqliteDatabase,
 } from './options.js';
-import { SqliteLockTable, SqliteMutex, type SqliteMutexHost } from './sqlite-mutex.js';
+import { SqliteLeaseStore } from './sqlite-lease-store.js';
 
 type Statement = BetterSqlite3.Statement;
 /** A row of the values table as `.raw()` returns it: `[value, expires_at]`. */
@@ -34,7 +40,8 @@ function pauseSync(ms: number): void {
 
 /**
  * A cache backend on one SQLite file, through better-sqlite3: every process on the host that opens
- * the file shares its values and, through {@link SqliteMutex}, its dogpile lock. No server needed.
+ * the file shares its values and, through core's `LeaseMutex` over a {@link SqliteLeaseStore}, its
+ * dogpile lock. No server needed.
  *
  * Values are `JSON(metadata)|payload` bytes in a BLOB column, with an optional server-side expiry
  * (`expires_at`, ms since the epoch) enforced lazily on read and by {@link SqliteBackend.prune}.
@@ -57,9 +64,8 @@ export class SqliteBackend extends BytesBackend {
   readonly #ownsDatabase: boolean;
   readonly #expirationMs: number | null;
   readonly #distributedLock: boolean;
-  readonly #locks: SqliteLockTable;
-  readonly #host: SqliteMutexHost;
-  readonly #heldMutexes = new Set<SqliteMutex>();
+  readonly #leases: SqliteLeaseStore;
+  readonly #locks: LeaseLocks;
   #closed = false;
   #pruneTimer: NodeJS.Timeout | undefined;
   #pruning: Promise<number> | undefined;
@@ -140,24 +146,26 @@ export class SqliteBackend extends BytesBackend {
       // Writers start with the write lock, so they wait on the busy timeout instead of failing.
       this.#setMany = setMany.immediate;
       this.#deleteMany = deleteMany.immediate;
-      this.#locks = new SqliteLockTable(db, locksTable, this.#where);
+      this.#leases = new SqliteLeaseStore(db, locksTable, this.#where, () =>
+        this.#assertOpen('use the lock table'),
+      );
       this.#probeWritable(locksTable);
     } catch (error) {
       if (this.#ownsDatabase) this.database.close();
       throw toSqliteBackendError(error, 'set up the cache tables', this.#where);
     }
 
-    const heldMutexes = this.#heldMutexes;
-    const lockOptions: ResolvedLockOptions = resolved.lock;
-    this.#host = {
-      locks: this.#locks,
-      lockOptions,
-      assertOpen: (doing) => this.#assertOpen(doing),
-      track(mutex, held) {
-        if (held) heldMutexes.add(mutex);
-        else heldMutexes.delete(mutex);
-      },
-    };
+    this.#locks = new LeaseLocks({
+      store: this.#leases,
+      settings: resolved.lease,
+      where: this.#where,
+      lostError: (message) => new SqliteBackendError('ERR_SQLITE_LOCK_LOST', message),
+      closedError: () =>
+        new SqliteBackendError(
+          'ERR_SQLITE_CLOSED',
+          `This SqliteBackend on the ${this.#where} was closed while a lock was waited for. Do not close a backend that is still in use.`,
+        ),
+    });
 
     if (resolved.pruneIntervalMs !== undefined) {
       this.#pruneTimer = setInterval(() => {
@@ -381,8 +389,8 @@ export class SqliteBackend extends BytesBackend {
    * The lock for `key`, shared with every process using this file, or `null` when
    * `distributedLock` is off.
    */
-  override getMutex(key: string): SqliteMutex | null {
-    return this.#distributedLock ? new SqliteMutex(this.#host, key) : null;
+  override getMutex(key: string): LeaseMutex | null {
+    return this.#distributedLock ? this.#locks.mutex(key) : null;
   }
 
   /**
@@ -401,7 +409,7 @@ export class SqliteBackend extends BytesBackend {
   async #prune(): Promise<number> {
     let deleted = 0;
     try {
-      this.#locks.prune();
+      this.#leases.prune();
       for (;;) {
         const changes = this.#pruneBatch.run(Date.now()).changes;
         deleted += changes;
@@ -419,18 +427,11 @@ export class SqliteBackend extends BytesBackend {
    * connection if this backend opened it. Idempotent.
    */
   override async close(): Promise<void> {
-    if (this.#closed) return;
+    if (this.#closed || this.#locks.closed) return;
+    // While the connection is open, so the leases still held go back at once.
+    await this.#locks.close();
     this.#closed = true;
     if (this.#pruneTimer !== undefined) clearInterval(this.#pruneTimer);
-    for (const mutex of [...this.#heldMutexes]) {
-      const token = mutex.forget();
-      if (token === null) continue;
-      try {
-        this.#locks.release(mutex.key, token);
-      } catch (error) {
-        reportError({ operation: 'sqliteClose', key: mutex.key, error });
-      }
-    }
     if (this.#ownsDatabase && this.database.open) this.database.close();
   }
 }

@@ -135,7 +135,7 @@ describe('SqliteBackend expiry', () => {
   });
 
   it('an expired row reads as a miss and is deleted by that read', async () => {
-    const backend = backendOn(path.join(tempDir(), 'c.db'), { expirationTime: '150ms' });
+    const backend = backendOn(path.join(tempDir(), 'c.db'), { sqliteExpirationTime: '150ms' });
     const before = Date.now();
     await backend.setSerialized('k', bytes(1));
     const expiresAt = backend.database
@@ -152,7 +152,7 @@ describe('SqliteBackend expiry', () => {
   });
 
   it('getMulti reports and deletes expired rows, keeping fresh ones', async () => {
-    const backend = backendOn(':memory:', { expirationTime: 3600 });
+    const backend = backendOn(':memory:', { sqliteExpirationTime: 3600 });
     await backend.setSerializedMulti(
       new Map([
         ['old', bytes(1)],
@@ -170,7 +170,7 @@ describe('SqliteBackend expiry', () => {
 
   it('prune() deletes expired values and expired locks only, and counts the values', async () => {
     const backend = backendOn(path.join(tempDir(), 'c.db'), {
-      expirationTime: 3600,
+      sqliteExpirationTime: 3600,
       lockTimeout: 60,
     });
     const table = `"${backend.table}"`;
@@ -188,7 +188,7 @@ describe('SqliteBackend expiry', () => {
     expect(await held.acquire(false)).toBe(true);
     backend.database
       .prepare(
-        `INSERT INTO "${backend.table}_locks" (key, token, expires_at) VALUES ('dead', 't', ?)`,
+        `INSERT INTO "${backend.table}_locks" (key, token, expires_at) VALUES ('_lockdead', 't', ?)`,
       )
       .run(Date.now() - 1);
 
@@ -199,12 +199,12 @@ describe('SqliteBackend expiry', () => {
       .prepare(`SELECT key FROM "${backend.table}_locks"`)
       .pluck()
       .all();
-    expect(lockKeys).toEqual(['held']);
+    expect(lockKeys).toEqual(['_lockheld']);
     await held.release();
   });
 
   it('concurrent prune() calls share one run', async () => {
-    const backend = backendOn(':memory:', { expirationTime: 3600 });
+    const backend = backendOn(':memory:', { sqliteExpirationTime: 3600 });
     await backend.setSerializedMulti(
       new Map(Array.from({ length: 3000 }, (_, i) => [`k${i}`, bytes(1)])),
     );
@@ -217,7 +217,7 @@ describe('SqliteBackend expiry', () => {
 
   it('pruneInterval prunes on its own without keeping the process alive', async () => {
     const backend = backendOn(path.join(tempDir(), 'c.db'), {
-      expirationTime: '50ms',
+      sqliteExpirationTime: '50ms',
       pruneInterval: '100ms',
     });
     await backend.setSerializedMulti(
@@ -231,7 +231,7 @@ describe('SqliteBackend expiry', () => {
   });
 
   it('region values outlive their region expiry when the server-side expiry is longer', async () => {
-    const backend = backendOn(path.join(tempDir(), 'c.db'), { expirationTime: 60 });
+    const backend = backendOn(path.join(tempDir(), 'c.db'), { sqliteExpirationTime: 60 });
     const region = makeRegion().configure(backend, { expirationTime: 0.05 });
     let calls = 0;
     const creator = async () => {

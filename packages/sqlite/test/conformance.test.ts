@@ -18,8 +18,8 @@ runConformance({
     new SqliteBackend({
       filename,
       lockTimeout: hints.lockTtlMs === undefined ? 30 : `${hints.lockTtlMs}ms`,
-      lockExtend: hints.lockTtlMs === undefined,
-      expirationTime: hints.ttlMs === undefined ? undefined : `${hints.ttlMs}ms`,
+      lockAutoExtend: hints.lockTtlMs === undefined,
+      sqliteExpirationTime: hints.ttlMs === undefined ? undefined : `${hints.ttlMs}ms`,
     }),
   capabilities: { serialized: true, ttl: 'milliseconds', mutex: 'distributed', lockTtlMs: 1000 },
   crossProcess: {

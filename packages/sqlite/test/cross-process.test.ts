@@ -121,7 +121,7 @@ describe('SqliteBackend across processes', () => {
   it('a SIGKILLed holder: its lock expires after lockTimeout and exactly one waiter creates', async () => {
     const filename = path.join(tempDir(), 'shared.db');
     const lockTimeoutMs = 1000;
-    const backend = { lockTimeout: lockTimeoutMs / 1000, lockMaxSleep: '50ms' };
+    const backend = { lockTimeout: lockTimeoutMs / 1000, lockPollMax: '50ms' };
     const holder = spawnChild({
       filename,
       key: 'k',
@@ -147,7 +147,7 @@ describe('SqliteBackend across processes', () => {
     );
     const probe = new SqliteBackend({ filename });
     const lastExpiry = probe.database
-      .prepare(`SELECT expires_at FROM "${probe.table}_locks" WHERE key = 'k'`)
+      .prepare(`SELECT expires_at FROM "${probe.table}_locks" WHERE key = '_lockk'`)
       .pluck()
       .get() as number;
     expect(lastExpiry).toBeGreaterThan(Date.now());

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { type DogpileError, makeRegion, ValidationError } from '@dogpile/core';
 import Database from 'better-sqlite3';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { SqliteBackend, type SqliteBackendOptions } from '../src/index.js';
 import { resolveOptions } from '../src/options.js';
 import { useTempDirs } from './helpers.js';
@@ -86,26 +86,33 @@ describe('SqliteBackend options', () => {
   });
 
   it.each<[Partial<SqliteBackendOptions>, RegExp]>([
-    [{ expirationTime: 'soon' }, /expirationTime/],
-    [{ expirationTime: 0 }, /expirationTime of 0/],
-    [{ expirationTime: -5 }, /expirationTime/],
+    [{ sqliteExpirationTime: 'soon' }, /sqliteExpirationTime/],
+    [{ sqliteExpirationTime: 0 }, /sqliteExpirationTime of 0/],
+    [{ sqliteExpirationTime: -5 }, /sqliteExpirationTime/],
+    [
+      { expirationTime: 60, sqliteExpirationTime: 60 },
+      /both "expirationTime" and "sqliteExpirationTime"/,
+    ],
     [{ busyTimeout: -1 }, /busyTimeout/],
     [{ busyTimeout: '5 minutes' }, /busyTimeout/],
     [{ pruneInterval: 0 }, /pruneInterval must be at least 1 ms/],
     [{ pruneInterval: -1 }, /pruneInterval must be at least 1 ms/],
-    [{ lockTimeout: 0 }, /lockTimeout must be at least 1 ms/],
-    [{ lockTimeout: -1 }, /lockTimeout must be at least 1 ms/],
+    [{ lockTimeout: 0 }, /lockTimeout must be more than 0 seconds/],
+    [{ lockTimeout: -1 }, /lockTimeout must be more than 0 seconds/],
     [{ lockTimeout: Number.NaN }, /lockTimeout/],
     [{ lockBlockingTimeout: 'forever' }, /lockBlockingTimeout/],
-    [{ lockSleep: 0 }, /lockSleep must be at least 1 ms/],
+    [{ lockPollMin: 0 }, /lockPollMin must be more than 0 seconds/],
+    [{ lockSleep: 0 }, /lockSleep must be more than 0 seconds/],
     [
-      { lockSleep: '50ms', lockMaxSleep: '10ms' },
-      /lockMaxSleep \(10 ms\) must not be less than lockSleep \(50 ms\)/,
+      { lockPollMin: '50ms', lockPollMax: '10ms' },
+      /lockPollMax \(10 ms\) must not be less than lockPollMin \(50 ms\)/,
     ],
+    [{ lockSleep: '50ms', lockMaxSleep: '10ms' }, /both "lockSleep" and "lockMaxSleep"/],
     [{ wal: 'yes' as unknown as boolean }, /wal must be true or false/],
-    [{ distributedLock: 1 as unknown as boolean }, /distributedLock must be true or false/],
+    [{ distributedLock: 1 as unknown as boolean }, /distributedLock must be a boolean/],
     [{ integrityCheck: 'no' as unknown as boolean }, /integrityCheck must be true or false/],
-    [{ lockExtend: 0 as unknown as boolean }, /lockExtend must be true or false/],
+    [{ lockAutoExtend: 0 as unknown as boolean }, /lockAutoExtend must be a boolean/],
+    [{ lockExtend: 0 as unknown as boolean }, /lockExtend must be a boolean/],
     [{ synchronous: 'normal' as never }, /synchronous must be one of/],
     [{ serializer: { serialize: () => new Uint8Array() } as never }, /serializer/],
     [{ keyMangler: 'sha1' as never }, /keyMangler must be a function/],
@@ -113,24 +120,54 @@ describe('SqliteBackend options', () => {
     rejects({ filename: ':memory:', ...extra }, message);
   });
 
-  it('polls a held lock every 5 to 10 ms by default; a longer lockSleep alone raises the cap', () => {
-    expect(resolveOptions({ filename: ':memory:' }).lock).toMatchObject({
-      sleepMs: 5,
-      maxSleepMs: 10,
+  it('polls a held lock every 5 to 10 ms by default; a longer lockPollMin alone raises the cap', () => {
+    expect(resolveOptions({ filename: ':memory:' }).lease).toMatchObject({
+      lockPollMinMs: 5,
+      lockPollMaxMs: 10,
+      lockTimeoutMs: 10_000,
+      lockPrefix: '_lock',
+      lockAutoExtend: true,
+      lockBlockingTimeoutMs: null,
     });
-    expect(resolveOptions({ filename: ':memory:', lockSleep: '50ms' }).lock).toMatchObject({
-      sleepMs: 50,
-      maxSleepMs: 50,
+    expect(resolveOptions({ filename: ':memory:' }).distributedLock).toBe(true);
+    expect(resolveOptions({ filename: ':memory:', lockPollMin: '50ms' }).lease).toMatchObject({
+      lockPollMinMs: 50,
+      lockPollMaxMs: 50,
     });
     expect(
-      resolveOptions({ filename: ':memory:', lockSleep: '1ms', lockMaxSleep: '1s' }).lock,
-    ).toMatchObject({ sleepMs: 1, maxSleepMs: 1000 });
+      resolveOptions({ filename: ':memory:', lockPollMin: '1ms', lockPollMax: '1s' }).lease,
+    ).toMatchObject({ lockPollMinMs: 1, lockPollMaxMs: 1000 });
+  });
+
+  it('takes the old names as deprecated aliases, warning once each', () => {
+    const spy = vi.spyOn(process, 'emitWarning');
+    try {
+      const resolved = resolveOptions({
+        filename: ':memory:',
+        expirationTime: 60,
+        lockSleep: '20ms',
+        lockExtend: false,
+      });
+      expect(resolved.expirationMs).toBe(60_000);
+      // Python's lock_sleep is the delay between checks, so the longest one.
+      expect(resolved.lease).toMatchObject({ lockPollMaxMs: 20, lockAutoExtend: false });
+      resolveOptions({ filename: ':memory:', expirationTime: 60, lockSleep: '20ms' });
+      const about = (name: string) =>
+        spy.mock.calls.filter((call) => String(call[0]).includes(`"${name}" is deprecated`));
+      // Nothing earlier in this file used expirationTime; lockSleep may have warned already.
+      expect(about('expirationTime')).toHaveLength(1);
+      expect(about('expirationTime')[0]![1]).toMatchObject({ type: 'DeprecationWarning' });
+      expect(about('lockSleep').length).toBeLessThanOrEqual(1);
+      expect(about('lockExtend').length).toBeLessThanOrEqual(1);
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('treats null like unset, as a config file spells None', async () => {
     const backend = new SqliteBackend({
       filename: ':memory:',
-      expirationTime: null,
+      sqliteExpirationTime: null,
       lockBlockingTimeout: null,
       table: null,
     } as unknown as SqliteBackendOptions);

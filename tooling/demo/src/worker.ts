@@ -25,7 +25,7 @@ process.on('disconnect', () => process.exit(0));
 // Ctrl-C reaches the whole process group; the parent decides when workers stop, and cleans up.
 process.on('SIGINT', () => {});
 
-// Two connections to the same file: one whose SqliteMutex locks across processes, and one that
+// Two connections to the same file: one whose lock (a LeaseMutex on the lock table) spans processes, and one that
 // gives no distributed mutex, so its region can only lock within this process.
 const shared = makeRegion({ name: 'shared' }).configure(
   new SqliteBackend({ filename: config.filename }),

@@ -20,8 +20,8 @@ function backendFor(store: Store, autoPipelining = true): CacheBackend {
         ...(autoPipelining ? {} : { redisOptions: { enableAutoPipelining: false } }),
       });
     case 'sqlite':
-      // The SqliteMutex (cross-process lock) is on by default.
-      return new SqliteBackend({ filename: store.filename, expirationTime: TTL_SECONDS * 2 });
+      // The SQLite lock (core's LeaseMutex, cross-process) is on by default.
+      return new SqliteBackend({ filename: store.filename, sqliteExpirationTime: TTL_SECONDS * 2 });
   }
 }
 

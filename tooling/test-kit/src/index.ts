@@ -1,0 +1,1 @@
+export { MapLeaseStore, type MapLeaseStoreOptions } from './map-lease-store.js';
