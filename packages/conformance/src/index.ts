@@ -9,6 +9,8 @@ export type {
   ConformanceOptions,
   CrossProcessOptions,
 } from './options.js';
+export { regionInputSuite } from './region-input-suite.js';
 export { regionSuite } from './region-suite.js';
 export { runConformance } from './run-conformance.js';
 export { serializerSuite } from './serializer-suite.js';
+export { valueIsolationSuite } from './value-isolation-suite.js';

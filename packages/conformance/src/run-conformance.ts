@@ -4,12 +4,14 @@ import { registerCrossProcessSuite } from './cross-process-suite.js';
 import { resolveOptions } from './harness.js';
 import { registerMutexSuite } from './mutex-suite.js';
 import type { ConformanceOptions } from './options.js';
+import { registerRegionInputSuite } from './region-input-suite.js';
 import { registerRegionSuite } from './region-suite.js';
 import { registerSerializerSuite } from './serializer-suite.js';
+import { registerValueIsolationSuite } from './value-isolation-suite.js';
 
 /**
- * Registers every suite of the kit under one `describe`: backend, mutex, serializer, region and
- * cross-process. Each runs the checks the capabilities allow; the rest show up as skipped, with
+ * Registers every suite of the kit under one `describe`: backend, mutex, serializer, region, bad
+ * input, value isolation and cross-process. Each runs the checks the capabilities allow; the rest show up as skipped, with
  * the reason. Call it at the top level of a vitest test file.
  *
  * @example
@@ -22,6 +24,8 @@ export function runConformance(options: ConformanceOptions): void {
     registerMutexSuite(resolved);
     registerSerializerSuite(resolved);
     registerRegionSuite(resolved);
+    registerRegionInputSuite(resolved);
+    registerValueIsolationSuite(resolved);
     registerCrossProcessSuite(resolved);
   });
 }

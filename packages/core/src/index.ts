@@ -1,26 +1,20 @@
-export { BytesBackend, CacheBackend, type KeyMangler } from './backend.js';
-export {
-  type BackendInvalidationOptions,
-  BackendInvalidationStrategy,
-} from './backend-invalidation.js';
+// Backends and the formats they store.
+export { BytesBackend, CacheBackend, type KeyMangler } from './backend/backend.js';
 export {
   type BackendFactory,
   getBackendFactory,
   KNOWN_BACKEND_PACKAGES,
   loadBackendFactory,
   registerBackend,
-} from './backend-registry.js';
-export type {
-  CachedFunction,
-  CachedMultiFunction,
-  CacheMultiOnArgumentsOptions,
-  CacheOnArgumentsOptions,
-} from './cached-function.js';
-export { CachedValue, type CacheMetadata, VALUE_VERSION } from './cached-value.js';
+} from './backend/backend-registry.js';
+export { CachedValue, type CacheMetadata, VALUE_VERSION } from './backend/cached-value.js';
+export { NullBackend } from './backend/null-backend.js';
+export { ProxyBackend } from './backend/proxy-backend.js';
+export { jsonSerializer, type Serializer, v8Serializer } from './backend/serializer.js';
+export { deserializeCachedValue, serializeCachedValue } from './backend/wire-format.js';
+// Primitives.
 export { type Clock, systemClock } from './clock.js';
-export { coerceStringConfig } from './coerce-config.js';
 export { type Duration, toSeconds } from './duration.js';
-export { type EarlyRefreshOptions, earlyRefreshProbability } from './early-refresh.js';
 export {
   BackendClosedError,
   CantDeserializeError,
@@ -34,7 +28,6 @@ export {
   SerializationError,
   ValidationError,
 } from './errors.js';
-export type { FailSafeOptions } from './fail-safe.js';
 export {
   channelNames,
   type ErrorEvent,
@@ -54,11 +47,17 @@ export {
   type StaleServedEvent,
   staleServedChannel,
 } from './instrumentation.js';
+// Invalidation.
+export {
+  type BackendInvalidationOptions,
+  BackendInvalidationStrategy,
+} from './invalidation/backend-invalidation.js';
 export {
   DefaultInvalidationStrategy,
   type InvalidationContext,
   type RegionInvalidationStrategy,
-} from './invalidation.js';
+} from './invalidation/invalidation.js';
+// Keys.
 export {
   argToKeyPart,
   type FunctionKeyGenerator,
@@ -69,11 +68,19 @@ export {
   lengthConditionalMangler,
   sha1MangleKey,
   type ToStr,
-} from './key-generators.js';
-export { KeyedLocks } from './keyed-locks.js';
+} from './keys/key-generators.js';
+export { validateKey } from './keys/key-validation.js';
+// Locks: dogpile's Lock, the mutex contract, and the one distributed lock.
 export { LeaseLocks, type LeaseLocksOptions } from './lock/lease-locks.js';
 export { type LeaseHost, LeaseMutex } from './lock/lease-mutex.js';
 export type { LeaseStore, ReleaseWatch } from './lock/lease-store.js';
+export {
+  type AsyncCreator,
+  Lock,
+  type LockOptions,
+  NeedRegenerationError,
+  type ValueAndCreated,
+} from './lock/lock.js';
 export {
   type DistributedLockOptions,
   type LeaseSettings,
@@ -84,36 +91,34 @@ export {
   warnDeprecatedOption,
 } from './lock/lock-options.js';
 export {
-  type AsyncCreator,
-  Lock,
-  type LockOptions,
-  NeedRegenerationError,
-  type ValueAndCreated,
-} from './lock.js';
-export type { CallWaitOptions, LockWaitOptions, OnLockTimeout } from './lock-wait.js';
-export {
   type AcquireOptions,
   type CacheMutex,
   NullMutex,
   type WaitForReleaseOptions,
-} from './mutex.js';
+} from './lock/mutex.js';
 export { isNoValue, NO_VALUE, NoValue } from './no-value.js';
-export { NullBackend } from './null-backend.js';
-export { ProxyBackend } from './proxy-backend.js';
 export { type RandomSource, systemRandom } from './random.js';
-export type { RefreshOptions } from './refresh-options.js';
-export {
-  type AsyncCreationRunner,
-  CacheRegion,
-  type ConfigureOptions,
-  type Creator,
-  type GetOptions,
-  type GetOrCreateMultiOptions,
-  type GetOrCreateOptions,
-  type MultiDictResult,
-  makeRegion,
-  type RegionOptions,
-} from './region.js';
-export { RegionMutex } from './region-mutex.js';
-export { jsonSerializer, type Serializer, v8Serializer } from './serializer.js';
-export { deserializeCachedValue, serializeCachedValue } from './wire-format.js';
+// The region.
+export type {
+  CachedFunction,
+  CachedMultiFunction,
+  CacheMultiOnArgumentsOptions,
+  CacheOnArgumentsOptions,
+} from './region/cached-function.js';
+export { coerceStringConfig } from './region/coerce-config.js';
+export { type EarlyRefreshOptions, earlyRefreshProbability } from './region/early-refresh.js';
+export type { FailSafeOptions } from './region/fail-safe.js';
+export type { CallWaitOptions, LockWaitOptions, OnLockTimeout } from './region/lock-wait.js';
+export type { MultiCreator } from './region/multi-flow.js';
+export type { RefreshOptions } from './region/refresh-options.js';
+export { CacheRegion, type MultiDictResult, makeRegion } from './region/region.js';
+export type {
+  AsyncCreationRunner,
+  CachingRegion,
+  ConfigureOptions,
+  Creator,
+  GetOptions,
+  GetOrCreateMultiOptions,
+  GetOrCreateOptions,
+  RegionOptions,
+} from './region/region-options.js';

@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  CachedValue,
-  KeyedLocks,
-  makeRegion,
-  VALUE_VERSION,
-  ValidationError,
-} from '../src/index.js';
+import { CachedValue, makeRegion, VALUE_VERSION, ValidationError } from '../src/index.js';
+import { KeyedLocks } from '../src/lock/keyed-locks.js';
 import { gatedCreator, ManualClock, MapBackend, settle } from './helpers.js';
 import { LockServer, ServerBackend, ServerMutex } from './resilience-fixtures.js';
 

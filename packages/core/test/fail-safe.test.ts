@@ -10,13 +10,13 @@ describe('failSafe: a failing backend', () => {
     const region = makeRegion({ name: 'users', failSafe: true }).configure(backend);
     const { result, events } = await collectErrors(() => region.getOrCreate('k', () => 'created'));
     expect(result).toBe('created');
-    // Every failed read is reported: the first, and the Lock's re-read once it holds the lock.
-    expect(events.length).toBeGreaterThanOrEqual(1);
+    // Reported once per outage, not once per backend call.
+    expect(events).toHaveLength(1);
     for (const event of events) {
       expect(event).toMatchObject({ operation: 'read', region: 'users', key: 'k' });
       expect((event.error as Error).message).toBe('backend down: read');
     }
-    // The write still went through.
+    // The write still went through (in the background: the caller did not wait for it).
     backend.failReads = false;
     expect(await region.get('k')).toBe('created');
   });
@@ -59,11 +59,10 @@ describe('failSafe: a failing backend', () => {
     // The waiters could not read the stored value; the holder handed it to them instead of each
     // creating it again in turn.
     expect(overlap.total).toBe(1);
-    expect(events.length).toBeGreaterThan(0);
-    // A lock assumed taken because the backend failed is not released there.
-    expect(new Set(events.map((e) => e.operation))).toEqual(
-      new Set(['read', 'lockAcquire', 'write']),
-    );
+    // One report for the outage, not one per call or per step: after the failed read no call
+    // tried the lock or waited for the write.
+    expect(events.map((e) => e.operation)).toEqual(['read']);
+    expect(backend.lockAcquires).toBe(0);
     expect(region.lockedKeyCount).toBe(0);
   });
 
@@ -89,7 +88,8 @@ describe('failSafe: a failing backend', () => {
       region.getOrCreateMulti(['a', 'b'], async (...keys) => keys.map((k) => k.toUpperCase())),
     );
     expect(result).toEqual(['A', 'B']);
-    expect(events.map((e) => e.operation)).toEqual(['readMulti', 'writeMulti']);
+    // One report for the outage; the write was still tried, in the background.
+    expect(events.map((e) => e.operation)).toEqual(['readMulti']);
   });
 
   it('leaves get, set and delete throwing: a caller asking for just that must know', async () => {

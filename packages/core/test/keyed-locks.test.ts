@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { KeyedLocks, Lock, NeedRegenerationError, RegionMutex } from '../src/index.js';
+import { Lock, NeedRegenerationError } from '../src/index.js';
+import { KeyedLocks } from '../src/lock/keyed-locks.js';
+import { RegionMutex } from '../src/lock/region-mutex.js';
 import { CountingMutex, CountingMutexBackend, deferred, settle } from './helpers.js';
 
 describe('KeyedLocks, the per-key in-process lock registry', () => {
@@ -247,78 +249,36 @@ describe('KeyedLocks.waitForRelease', () => {
   });
 });
 
-describe('KeyedLocks.share: a result for the watchers waiting right now', () => {
-  it('goes to the watchers that waited when it was shared; later ones get the offer', async () => {
+describe('KeyedLocks.release: what the holder leaves its watchers', () => {
+  it("goes to every watcher of that release, and not to the next holder's", async () => {
     const locks = new KeyedLocks();
     await locks.acquire('k');
-    const early = [locks.waitForRelease('k')!, locks.waitForRelease('k')!];
-    locks.share('k', 'read after they began to wait');
-    const late = locks.waitForRelease('k')!;
-    locks.offer('k', 'offer');
-    expect(locks.waiting('k')).toBe(3);
-    locks.release('k');
-    await expect(Promise.all(early)).resolves.toEqual([
-      'read after they began to wait',
-      'read after they began to wait',
+    const watchers = [locks.waitForRelease('k')!, locks.waitForRelease('k')!];
+    expect(locks.waiting('k')).toBe(2);
+    const next = locks.acquire('k');
+    locks.release('k', 'for the watchers of the first holder only');
+    await expect(Promise.all(watchers)).resolves.toEqual([
+      'for the watchers of the first holder only',
+      'for the watchers of the first holder only',
     ]);
-    await expect(late).resolves.toBe('offer');
+    await next;
+    const later = locks.waitForRelease('k')!;
+    locks.release('k');
+    await expect(later).resolves.toBeUndefined();
     expect(locks.size).toBe(0);
   });
 
-  it('is replaced by a later share, which also takes in the watchers that came since', async () => {
-    const locks = new KeyedLocks();
-    await locks.acquire('k');
-    const first = locks.waitForRelease('k')!;
-    locks.share('k', 'older');
-    const second = locks.waitForRelease('k')!;
-    locks.share('k', 'newer');
-    const third = locks.waitForRelease('k')!;
-    locks.release('k');
-    await expect(Promise.all([first, second, third])).resolves.toEqual([
-      'newer',
-      'newer',
-      undefined,
-    ]);
-  });
-
-  it('taken back by unshare, leaves those watchers the offer', async () => {
-    const locks = new KeyedLocks();
-    await locks.acquire('k');
-    const watcher = locks.waitForRelease('k')!;
-    locks.share('k', 'shared');
-    locks.offer('k', 'offer');
-    locks.unshare('k');
-    locks.release('k');
-    await expect(watcher).resolves.toBe('offer');
-  });
-
-  it('does not hold on to a watcher that aborted after it was shared with', async () => {
+  it('does not hold on to a watcher that aborted', async () => {
     const locks = new KeyedLocks();
     await locks.acquire('k');
     const other = locks.waitForRelease('k')!;
-    locks.share('k', 'first');
     const controller = new AbortController();
     const aborted = locks.waitForRelease('k', controller.signal)!;
-    locks.share('k', 'second');
     controller.abort(new Error('stop watching'));
     await expect(aborted).rejects.toThrow('stop watching');
     expect(locks.waiting('k')).toBe(1);
-    locks.release('k');
-    await expect(other).resolves.toBe('second');
-  });
-
-  it('does nothing for a key nobody holds, and is not given to the next holder', async () => {
-    const locks = new KeyedLocks();
-    locks.share('k', 'lost');
-    expect(locks.size).toBe(0);
-    await locks.acquire('k');
-    const next = locks.acquire('k');
-    locks.share('k', 'for the watchers of the first holder only');
-    locks.release('k');
-    await next;
-    const watcher = locks.waitForRelease('k')!;
-    locks.release('k');
-    await expect(watcher).resolves.toBeUndefined();
+    locks.release('k', 'value');
+    await expect(other).resolves.toBe('value');
   });
 });
 

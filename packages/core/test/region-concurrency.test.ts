@@ -3,6 +3,7 @@ import {
   type AsyncCreationRunner,
   type CacheMutex,
   type CacheRegion,
+  type CachingRegion,
   makeRegion,
 } from '../src/index.js';
 import {
@@ -387,7 +388,7 @@ describe('getOrCreateMulti under concurrency', () => {
 
 describe('asyncCreationRunner (dogpile AsyncCreatorTest)', () => {
   function fixture() {
-    const calls: Array<{ region: CacheRegion; key: string; mutex: CacheMutex }> = [];
+    const calls: Array<{ region: CachingRegion; key: string; mutex: CacheMutex }> = [];
     const runner: AsyncCreationRunner = (region, key, creator, mutex) => {
       calls.push({ region, key, mutex });
       void (async () => {

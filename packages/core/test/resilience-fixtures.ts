@@ -148,6 +148,8 @@ export class FlakyBackend extends MapBackend {
   failWrites = false;
   /** When set, `getMutex` returns a mutex whose every call fails. */
   failLocks = false;
+  /** Calls of the mutexes' `acquire`, failed or not. */
+  lockAcquires = 0;
   /** Gives a distributed mutex at all (over a LockServer of its own). */
   constructor(readonly withMutex = false) {
     super();
@@ -184,7 +186,10 @@ export class FlakyBackend extends MapBackend {
       throw new Error('backend down: lock');
     };
     return {
-      acquire: (wait, options) => (fails() ? down() : mutex.acquire(wait, options)),
+      acquire: (wait, options) => {
+        this.lockAcquires++;
+        return fails() ? down() : mutex.acquire(wait, options);
+      },
       release: () => (fails() ? down() : mutex.release()),
       locked: () => (fails() ? down() : mutex.locked()),
       waitForRelease: (options) => (fails() ? down() : mutex.waitForRelease(options)),

@@ -1,5 +1,6 @@
 import {
   BytesBackend,
+  CantDeserializeError,
   LeaseLocks,
   type LeaseMutex,
   NO_VALUE,
@@ -63,6 +64,14 @@ export class RedisBackend extends BytesBackend {
   readonly #locks: LeaseLocks;
   #readyPromise: Promise<void> | undefined;
   #lastError: unknown;
+  /**
+   * Set when connecting failed, cleared when the client is ready again: while it is set, calls
+   * fail at once instead of each waiting for ioredis's next reconnect attempt.
+   */
+  #down: RedisBackendError | undefined;
+  readonly #onReady = () => {
+    this.#down = undefined;
+  };
   #closed = false;
 
   /** @param options see {@link RedisBackendOptions}; with none, connects to `127.0.0.1:6379`. */
@@ -94,6 +103,7 @@ export class RedisBackend extends BytesBackend {
         this.#lastError = error;
       });
     }
+    this.client.on('ready', this.#onReady);
     this.isCluster = (this.client as Cluster).isCluster === true;
     const clientOptions = this.isCluster
       ? (this.client as Cluster).options.redisOptions
@@ -149,12 +159,25 @@ export class RedisBackend extends BytesBackend {
   /**
    * Resolves once the client can take commands. Waiting here instead of in ioredis's offline queue
    * turns a server that is down, refusing or rejecting our password into a prompt, precise error.
+   * Only the first call after a disconnect waits (at most `connectTimeout`): once connecting
+   * failed, every call fails at once with that error until the client is ready again, while
+   * ioredis keeps reconnecting in the background.
    */
   #whenReady(operation: string): Promise<void> {
     if (this.#closed) return Promise.reject(closedError());
     const client = this.client;
     const status = client.status;
     if (status === 'ready') return Promise.resolve();
+    const down = this.#down;
+    if (down !== undefined && status !== 'end') {
+      return Promise.reject(
+        new RedisBackendError(
+          down.code,
+          `${down.message.replace(/\.$/, '')}. Failing at once until it is reachable again (ioredis reconnects in the background); ${operation} was not sent.`,
+          { cause: down.cause },
+        ),
+      );
+    }
     if (status === 'end') {
       return Promise.reject(
         new RedisBackendError(
@@ -174,8 +197,11 @@ export class RedisBackend extends BytesBackend {
         client.off('error', onError);
         client.off('end', onEnd);
         this.#readyPromise = undefined;
-        if (error) reject(error);
-        else resolve();
+        if (error) {
+          // Not while closing: a close is not an outage.
+          if (!this.#closed && client.status !== 'ready') this.#down = error;
+          reject(error);
+        } else resolve();
       };
       const onReady = () => finish();
       const onError = (error: unknown) =>
@@ -235,6 +261,14 @@ export class RedisBackend extends BytesBackend {
       value = await this.client.getBuffer(key);
     } catch (error) {
       if (this.#closed) throw closedError();
+      if (error instanceof Error && error.message.startsWith('WRONGTYPE')) {
+        // Something else (a list, a hash) lives under the key: an unreadable value, which the
+        // region reports, regenerates and overwrites (SET replaces any type).
+        throw new CantDeserializeError(
+          `Redis key "${key}" holds a value of another type, not a string this backend wrote: ${error.message}`,
+          { cause: error },
+        );
+      }
       throw toRedisError(error, this.#options.where, 'GET');
     }
     return value === null ? NO_VALUE : value;
@@ -354,6 +388,7 @@ export class RedisBackend extends BytesBackend {
     await this.#locks.close();
     this.#closed = true;
     await this.#notifier?.close();
+    this.client.off('ready', this.#onReady);
     if (!this.#ownsClient) return;
     const client = this.client;
     if (client.status !== 'ready') {

@@ -127,6 +127,57 @@ describe.skipIf(noServers)('connection errors', () => {
   });
 });
 
+describe.skipIf(noServers)('outages fail fast', () => {
+  it('once connecting failed, calls fail at once until the server is back, then work again', async () => {
+    const server = await startRedis();
+    const port = server.port;
+    const backend = new RedisBackend({ port, connectTimeout: 2 });
+    try {
+      await backend.set('k', new CachedValue(1, meta()));
+      await server.stop();
+      // The first call after the disconnect may wait for a reconnect attempt (connectTimeout at most).
+      let started = performance.now();
+      expect((await failure(() => backend.get('k'))).code).toBe('ERR_REDIS_CONNECTION');
+      expect(performance.now() - started).toBeLessThan(2500);
+      // Let ioredis's reconnect backoff grow (its cap is 2 s): calls must not wait for it.
+      await sleep(2500);
+      const waits: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        started = performance.now();
+        const error = await failure(() =>
+          i % 2 === 0 ? backend.get('k') : backend.set('k', new CachedValue(i, meta())),
+        );
+        waits.push(performance.now() - started);
+        expect(error.code).toBe('ERR_REDIS_CONNECTION');
+        expect(error.message).toContain(`127.0.0.1:${port}`);
+        expect(error.message).toContain('ECONNREFUSED');
+      }
+      // Each is a rejection without I/O; 50 ms leaves room for a loaded machine's GC pauses.
+      expect(Math.max(...waits)).toBeLessThan(50);
+      const back = await startRedis({ port });
+      try {
+        // ioredis reconnects on its own schedule (at most 2 s apart); then calls work again.
+        expect(
+          await eventually(async () => {
+            try {
+              await backend.set('k', new CachedValue('back', meta()));
+              return true;
+            } catch {
+              return false;
+            }
+          }, 8000),
+        ).toBe(true);
+        expect((await backend.get('k')) as CachedValue).toMatchObject({ payload: 'back' });
+      } finally {
+        await back.stop();
+      }
+    } finally {
+      await backend.close();
+      await server.stop();
+    }
+  }, 30_000);
+});
+
 describe.skipIf(noServers)('client ownership and close()', () => {
   const p = uniquePrefix('ownership');
 

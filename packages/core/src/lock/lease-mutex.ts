@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { LockStateError } from '../errors.js';
 import { reportError } from '../instrumentation.js';
-import type { AcquireOptions, CacheMutex, WaitForReleaseOptions } from '../mutex.js';
 import type { LeaseStore, ReleaseWatch } from './lease-store.js';
 import type { LeaseSettings } from './lock-options.js';
+import type { AcquireOptions, CacheMutex, WaitForReleaseOptions } from './mutex.js';
 
 /** What a {@link LeaseMutex} shares with the other mutexes of its backend; see {@link LeaseLocks}. */
 export interface LeaseHost {

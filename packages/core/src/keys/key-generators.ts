@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ValidationError } from './errors.js';
+import { ValidationError } from '../errors.js';
 
 /** Turns one function argument into its part of a cache key. */
 export type ToStr = (arg: unknown) => string;

@@ -1,5 +1,5 @@
-import { DogpileError, LockTimeoutError } from './errors.js';
-import { reportError } from './instrumentation.js';
+import { DogpileError, LockTimeoutError } from '../errors.js';
+import { reportError } from '../instrumentation.js';
 import type { AcquireOptions, CacheMutex } from './mutex.js';
 
 /**

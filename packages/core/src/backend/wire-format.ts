@@ -1,6 +1,6 @@
+import { CantDeserializeError } from '../errors.js';
+import { NO_VALUE, type NoValue } from '../no-value.js';
 import { CachedValue, type CacheMetadata, VALUE_VERSION } from './cached-value.js';
-import { CantDeserializeError } from './errors.js';
-import { NO_VALUE, type NoValue } from './no-value.js';
 import type { Serializer } from './serializer.js';
 
 const PIPE = 0x7c;
@@ -45,6 +45,13 @@ export function deserializeCachedValue(
  * {@link CantDeserializeError} when there is none.
  */
 export function payloadOffset(bytes: Uint8Array): number {
+  if (!(bytes instanceof Uint8Array)) {
+    // A store that hands back something else (a number in a SQLite column, a string) holds a
+    // value this project did not write: unreadable, so the region regenerates and replaces it.
+    throw new CantDeserializeError(
+      `The backend returned ${bytes === null ? 'null' : typeof bytes} where stored bytes (a Uint8Array) were expected.`,
+    );
+  }
   const cut = bytes.indexOf(PIPE);
   if (cut < 0) {
     throw new CantDeserializeError('Stored bytes have no "|" between metadata and payload.');

@@ -1,10 +1,10 @@
-import type { CacheBackend } from './backend.js';
-import { CachedValue, VALUE_VERSION } from './cached-value.js';
-import { type Duration, toSeconds } from './duration.js';
-import { DogpileError, ValidationError } from './errors.js';
-import { reportError } from './instrumentation.js';
+import type { CacheBackend } from '../backend/backend.js';
+import { CachedValue, VALUE_VERSION } from '../backend/cached-value.js';
+import { type Duration, toSeconds } from '../duration.js';
+import { DogpileError, ValidationError } from '../errors.js';
+import { reportError } from '../instrumentation.js';
+import { NO_VALUE, type NoValue } from '../no-value.js';
 import type { InvalidationContext, RegionInvalidationStrategy } from './invalidation.js';
-import { NO_VALUE, type NoValue } from './no-value.js';
 
 /** Options of {@link BackendInvalidationStrategy}. */
 export interface BackendInvalidationOptions {

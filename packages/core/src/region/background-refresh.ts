@@ -1,4 +1,4 @@
-import type { CacheMutex } from './mutex.js';
+import type { CacheMutex } from '../lock/mutex.js';
 
 /**
  * The region's built-in async creation runner (`backgroundRefresh`): runs each regeneration

@@ -1,6 +1,6 @@
-import type { CacheMetadata } from './cached-value.js';
-import { ValidationError } from './errors.js';
-import type { RandomSource } from './random.js';
+import type { CacheMetadata } from '../backend/cached-value.js';
+import { ValidationError } from '../errors.js';
+import type { RandomSource } from '../random.js';
 
 /**
  * Probabilistic early refresh, "XFetch" (Vattani, Chierichetti, Lowenstein: Optimal Probabilistic

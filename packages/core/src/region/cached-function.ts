@@ -1,10 +1,14 @@
-import type { Duration } from './duration.js';
-import { ValidationError } from './errors.js';
-import type { FunctionKeyGenerator, FunctionMultiKeyGenerator, ToStr } from './key-generators.js';
-import { NO_VALUE, type NoValue } from './no-value.js';
-import type { CacheRegion } from './region.js';
+import type { Duration } from '../duration.js';
+import { ValidationError } from '../errors.js';
+import type {
+  FunctionKeyGenerator,
+  FunctionMultiKeyGenerator,
+  ToStr,
+} from '../keys/key-generators.js';
+import { NO_VALUE, type NoValue } from '../no-value.js';
+import type { CachingRegion } from './region-options.js';
 
-/** Options of {@link CacheRegion.cacheOnArguments}. */
+/** Options of `CacheRegion.cacheOnArguments`. */
 export interface CacheOnArgumentsOptions<R> {
   /** The key prefix. Default: the function's name (an anonymous function must be given one). */
   namespace?: string;
@@ -21,7 +25,7 @@ export interface CacheOnArgumentsOptions<R> {
   functionKeyGenerator?: FunctionKeyGenerator;
 }
 
-/** Options of {@link CacheRegion.cacheMultiOnArguments}. */
+/** Options of `CacheRegion.cacheMultiOnArguments`. */
 export interface CacheMultiOnArgumentsOptions<R> {
   /** The key prefix. Default: the function's name (an anonymous function must be given one). */
   namespace?: string;
@@ -40,7 +44,7 @@ export interface CacheMultiOnArgumentsOptions<R> {
   functionMultiKeyGenerator?: FunctionMultiKeyGenerator;
 }
 
-/** A function wrapped by {@link CacheRegion.cacheOnArguments}. */
+/** A function wrapped by `CacheRegion.cacheOnArguments`. */
 export interface CachedFunction<A extends unknown[], R> {
   (...args: A): Promise<R>;
   /** The cached value for these arguments, or `NO_VALUE`, without calling the function. */
@@ -55,7 +59,7 @@ export interface CachedFunction<A extends unknown[], R> {
   readonly original: (...args: A) => R | Promise<R>;
 }
 
-/** A function wrapped by {@link CacheRegion.cacheMultiOnArguments}. */
+/** A function wrapped by `CacheRegion.cacheMultiOnArguments`. */
 export interface CachedMultiFunction<A, R, Out = R[]> {
   (...args: A[]): Promise<Out>;
   /** The cached values for these arguments, `NO_VALUE` where there is none. */
@@ -85,7 +89,7 @@ function checkFunction(fn: unknown, what: string): void {
 
 /** Builds the wrapper returned by `cacheOnArguments`. */
 export function makeCachedFunction<A extends unknown[], R>(
-  region: CacheRegion,
+  region: CachingRegion,
   fn: (...args: A) => R | Promise<R>,
   options: CacheOnArgumentsOptions<R>,
 ): CachedFunction<A, R> {
@@ -142,7 +146,7 @@ function lookup<A, R>(result: unknown, arg: A): R | NoValue {
 
 /** Builds the wrapper returned by `cacheMultiOnArguments`. */
 export function makeCachedMultiFunction<A, R>(
-  region: CacheRegion,
+  region: CachingRegion,
   fn: (...args: A[]) => unknown,
   options: CacheMultiOnArgumentsOptions<R>,
 ): CachedMultiFunction<A, R, R[] | Map<A, R>> {

@@ -1,9 +1,9 @@
-import type { Clock } from './clock.js';
+import type { Clock } from '../clock.js';
 import {
   type RegenerationReason,
   regenerationEndChannel,
   regenerationStartChannel,
-} from './instrumentation.js';
+} from '../instrumentation.js';
 
 /** What {@link runCreator} gives back. */
 export interface Created<T> {

@@ -1,5 +1,5 @@
-import { type Duration, toSeconds } from './duration.js';
-import { LockTimeoutError, ValidationError } from './errors.js';
+import { type Duration, toSeconds } from '../duration.js';
+import { LockTimeoutError, ValidationError } from '../errors.js';
 
 /**
  * What a caller does when it waited `lockWaitTimeout` for another caller's creation and there is

@@ -1,8 +1,8 @@
+import { ValidationError } from '../errors.js';
+import type { CacheMutex } from '../lock/mutex.js';
+import type { NoValue } from '../no-value.js';
 import { CacheBackend } from './backend.js';
 import type { CachedValue } from './cached-value.js';
-import { ValidationError } from './errors.js';
-import type { CacheMutex } from './mutex.js';
-import type { NoValue } from './no-value.js';
 
 /**
  * A backend that sits in front of another and passes every call through; subclasses override the

@@ -1,7 +1,7 @@
+import type { CacheMutex } from '../lock/mutex.js';
+import type { NoValue } from '../no-value.js';
+import { NO_VALUE } from '../no-value.js';
 import type { CachedValue } from './cached-value.js';
-import type { CacheMutex } from './mutex.js';
-import type { NoValue } from './no-value.js';
-import { NO_VALUE } from './no-value.js';
 import { jsonSerializer, type Serializer } from './serializer.js';
 import { deserializeCachedValue, serializeCachedValue } from './wire-format.js';
 

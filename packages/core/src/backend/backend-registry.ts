@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
+import { PluginNotFoundError } from '../errors.js';
 import type { CacheBackend } from './backend.js';
-import { PluginNotFoundError } from './errors.js';
 import { NullBackend } from './null-backend.js';
 
 /** Builds a backend from the `arguments` of `configure()` or of a config file. */

@@ -1,10 +1,10 @@
-import type { CacheBackend } from './backend.js';
-import { CachedValue, type CacheMetadata } from './cached-value.js';
-import { CantDeserializeError } from './errors.js';
-import { reportError } from './instrumentation.js';
-import { NO_VALUE, type NoValue } from './no-value.js';
-import type { Serializer } from './serializer.js';
-import { deserializeCachedValue, payloadOffset, readMetadata } from './wire-format.js';
+import type { CacheBackend } from '../backend/backend.js';
+import { CachedValue, type CacheMetadata } from '../backend/cached-value.js';
+import type { Serializer } from '../backend/serializer.js';
+import { deserializeCachedValue, payloadOffset, readMetadata } from '../backend/wire-format.js';
+import { CantDeserializeError } from '../errors.js';
+import { reportError } from '../instrumentation.js';
+import { NO_VALUE, type NoValue } from '../no-value.js';
 
 const NOT_DECODED = 0;
 const PRESENT = 1;
@@ -97,17 +97,6 @@ export class SharedValue {
 }
 
 /**
- * A read handed by the holder of a key's in-process lock to the callers waiting for its release
- * (see `KeyedLocks.share`): a read of the key made after they began to wait, or the value the
- * holder just wrote. They copy it rather than each read the key again.
- */
-export class HandedRead {
-  constructor(readonly value: Promise<SharedValue>) {}
-}
-
-const copy = (value: SharedValue) => value.copy();
-
-/**
  * Reads of serialized values, shared: a read of a key joins the read of that key already in
  * flight, so a cold key asked for by a thousand callers at once costs one backend read and one
  * metadata decode, not a thousand. A write or delete through the region calls {@link forget}, so a
@@ -139,8 +128,11 @@ export class SharedReads {
     return own;
   }
 
-  /** The read of `key` in flight, or a new one, to hand to other callers. */
-  handOut(backend: CacheBackend, key: string): HandedRead {
+  /**
+   * The read of `key` in flight, or a new one, decoded once for several callers: the holder of
+   * the key's lock hands it to the callers waiting for it, and each takes its own copy.
+   */
+  handOut(backend: CacheBackend, key: string): Promise<SharedValue> {
     let read = this.#inFlight.get(key);
     if (read === undefined) {
       read = backend.getSerialized(key);
@@ -148,24 +140,12 @@ export class SharedReads {
       this.#track(key, read);
     }
     const value = this.#join(key, read);
-    return new HandedRead(read.then((bytes) => value.decode(bytes)));
-  }
-
-  /** The caller's own copy of a read it handed out; a failed read fails it too. */
-  own(handed: HandedRead): Promise<CachedValue | NoValue> {
-    return handed.value.then(copy);
-  }
-
-  /** This caller's own copy of a read handed to it; if that read failed, it reads for itself. */
-  handed(handed: HandedRead, backend: CacheBackend, key: string): Promise<CachedValue | NoValue> {
-    return handed.value.then(copy, () => this.read(backend, key));
+    return read.then((bytes) => value.decode(bytes));
   }
 
   /** A value just written, to hand to waiting callers; `metadata` stays with the writer. */
-  written(metadata: CacheMetadata, payload: Uint8Array, key: string): HandedRead {
-    return new HandedRead(
-      Promise.resolve(SharedValue.written(this.serializer, key, metadata, payload)),
-    );
+  written(metadata: CacheMetadata, payload: Uint8Array, key: string): SharedValue {
+    return SharedValue.written(this.serializer, key, metadata, payload);
   }
 
   /** Makes the next read of `key` go to the backend. */

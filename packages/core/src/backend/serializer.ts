@@ -1,5 +1,5 @@
 import * as v8 from 'node:v8';
-import { CantDeserializeError, SerializationError } from './errors.js';
+import { CantDeserializeError, SerializationError } from '../errors.js';
 
 /**
  * Turns payloads into bytes and back. `deserialize` may throw {@link CantDeserializeError}, which
@@ -53,7 +53,9 @@ export const jsonSerializer: Serializer = {
 
 /**
  * Node's structured clone format (`node:v8`): keeps `Map`, `Set`, `Date`, `BigInt`, typed arrays,
- * `undefined` and cycles. Only Node reads it.
+ * `undefined` and cycles. Only Node reads it. Each value it reads is its own: `v8.deserialize`
+ * returns typed arrays that are views into the bytes it was given, so it is given a copy, and no
+ * caller's typed array shares memory with the cache or with another caller's.
  */
 export const v8Serializer: Serializer = {
   serialize(value) {
@@ -68,7 +70,8 @@ export const v8Serializer: Serializer = {
   },
   deserialize(bytes) {
     try {
-      return v8.deserialize(bytes);
+      // A copy, not a view: the typed arrays of the value point into it.
+      return v8.deserialize(Buffer.from(bytes));
     } catch (error) {
       throw new CantDeserializeError(
         `Stored bytes are not in v8 format: ${(error as Error).message}`,

@@ -1,7 +1,7 @@
+import { type CacheMutex, NullMutex } from '../lock/mutex.js';
+import { NO_VALUE, type NoValue } from '../no-value.js';
 import { CacheBackend } from './backend.js';
 import type { CachedValue } from './cached-value.js';
-import { type CacheMutex, NullMutex } from './mutex.js';
-import { NO_VALUE, type NoValue } from './no-value.js';
 
 /**
  * A backend that stores nothing: every read misses and every caller runs its creator, with no

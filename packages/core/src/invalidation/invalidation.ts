@@ -1,4 +1,4 @@
-import type { CacheBackend } from './backend.js';
+import type { CacheBackend } from '../backend/backend.js';
 
 /**
  * Decides which stored values a region's `invalidate()` has retired, the port of dogpile's

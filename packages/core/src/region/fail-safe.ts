@@ -1,10 +1,9 @@
-import { type CachedValue, VALUE_VERSION } from './cached-value.js';
-import { type Duration, toSeconds } from './duration.js';
-import { ValidationError } from './errors.js';
-import { reportError } from './instrumentation.js';
-import type { RegionInvalidationStrategy } from './invalidation.js';
-import { type AcquireOptions, type CacheMutex, NullMutex } from './mutex.js';
-import { NO_VALUE, type NoValue } from './no-value.js';
+import { type CachedValue, VALUE_VERSION } from '../backend/cached-value.js';
+import { type Duration, toSeconds } from '../duration.js';
+import { ValidationError } from '../errors.js';
+import type { RegionInvalidationStrategy } from '../invalidation/invalidation.js';
+import type { AcquireOptions, CacheMutex, WaitForReleaseOptions } from '../lock/mutex.js';
+import { NO_VALUE, type NoValue } from '../no-value.js';
 
 /**
  * Serving despite failures. Region options (`makeRegion`), each overridable per `getOrCreate` /
@@ -56,27 +55,43 @@ function isAbort(error: unknown, options: AcquireOptions | undefined): boolean {
 }
 
 /**
- * A backend's distributed mutex as a fail-safe region uses it: when the backend cannot be reached
- * to take, wait for or release the lock, the error is reported and the caller goes on as if it had
- * the lock (or as if the holder had released it). The region's in-process lock is still taken in
- * front of it, so callers of this process still create one at a time; callers of other processes
- * may create too while the backend is failing, which is the price of answering at all.
+ * A backend's distributed mutex as a fail-safe call uses it: when the backend cannot be reached
+ * to take, wait for or release the lock, `onFailure` is told (the region reports it once per
+ * outage) and the caller goes on as if it had the lock (or as if the holder had released it). The
+ * region's in-process lock is still taken in front of it, so callers of this process still create
+ * one at a time; callers of other processes may create too while the backend is failing, which is
+ * the price of answering at all.
  */
 export class FailSafeMutex implements CacheMutex {
   /** Whether the lock was granted only because the backend failed: then nothing to release. */
   #assumed = false;
+  /** Only present when the inner mutex has it, so the caller's choice of waiting is unchanged. */
+  declare waitForRelease?: (options?: WaitForReleaseOptions) => Promise<boolean>;
 
   constructor(
     readonly inner: CacheMutex,
-    private readonly key: string,
-  ) {}
+    private readonly onFailure: (operation: string, error: unknown) => void,
+  ) {
+    if (typeof inner.waitForRelease === 'function') {
+      this.waitForRelease = async (options?: WaitForReleaseOptions) => {
+        try {
+          return await inner.waitForRelease!(options);
+        } catch (error) {
+          if (isAbort(error, options)) throw error;
+          this.onFailure('lockWait', error);
+          // Go and read: with the backend failing the read is a miss and the caller creates.
+          return true;
+        }
+      };
+    }
+  }
 
   async acquire(wait = true, options?: AcquireOptions): Promise<boolean> {
     try {
       return await this.inner.acquire(wait, options);
     } catch (error) {
       if (isAbort(error, options)) throw error;
-      reportError({ operation: 'lockAcquire', key: this.key, error });
+      this.onFailure('lockAcquire', error);
       this.#assumed = true;
       return true;
     }
@@ -91,7 +106,7 @@ export class FailSafeMutex implements CacheMutex {
       await this.inner.release();
     } catch (error) {
       // The lock expires on its own (its TTL); the creator's value is what the caller waits for.
-      reportError({ operation: 'lockRelease', key: this.key, error });
+      this.onFailure('lockRelease', error);
     }
   }
 
@@ -99,30 +114,9 @@ export class FailSafeMutex implements CacheMutex {
     try {
       return await this.inner.locked();
     } catch (error) {
-      reportError({ operation: 'lockLocked', key: this.key, error });
+      this.onFailure('lockLocked', error);
       return false;
     }
-  }
-
-  /** Only present when the inner mutex has it, so the region's choice of waiting is unchanged. */
-  declare waitForRelease?: (options?: AcquireOptions) => Promise<boolean>;
-
-  static wrap(inner: CacheMutex | null, key: string): CacheMutex | null {
-    if (inner === null || inner instanceof NullMutex) return inner;
-    const mutex = new FailSafeMutex(inner, key);
-    if (typeof inner.waitForRelease === 'function') {
-      mutex.waitForRelease = async (options?: AcquireOptions) => {
-        try {
-          return await inner.waitForRelease!(options);
-        } catch (error) {
-          if (isAbort(error, options)) throw error;
-          reportError({ operation: 'lockWait', key, error });
-          // Go and read: with the backend failing the read is a miss and the caller creates.
-          return true;
-        }
-      };
-    }
-    return mutex;
   }
 }
 

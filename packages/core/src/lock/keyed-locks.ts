@@ -1,3 +1,4 @@
+/** One key's lock: its holder is implied by the entry existing. */
 interface Entry {
   /**
    * Callers waiting to take the lock, in arrival order (a `Set` iterates in insertion order). An
@@ -5,23 +6,8 @@ interface Entry {
    * the callers that gave up on it.
    */
   queue: Set<() => void> | undefined;
-  /** Woken, all at once, at the next release; an aborted watcher deletes itself at once too. */
-  watchers: Set<(handoff: unknown) => void> | undefined;
-  /** Given to the watchers at the next release; see {@link KeyedLocks.offer}. */
-  handoff: unknown;
-  /** Watchers moved out of `watchers` by {@link KeyedLocks.share}; they get `shared` instead. */
-  sharedWith: Set<(handoff: unknown) => void> | undefined;
-  shared: unknown;
-}
-
-function newEntry(): Entry {
-  return {
-    queue: undefined,
-    watchers: undefined,
-    handoff: undefined,
-    sharedWith: undefined,
-    shared: undefined,
-  };
+  /** Woken, all at once, at the next release, with what the holder passed to it. */
+  watchers: Set<(payload: unknown) => void> | undefined;
 }
 
 /**
@@ -31,7 +17,8 @@ function newEntry(): Entry {
  * A key is held exactly while it has an entry. `release` hands the lock straight to the next
  * waiter without dropping the entry, so there is no moment in which a newcomer could take a fresh
  * lock beside a waiter that was about to get the old one (the clear()/re-create race of a lock
- * registry). Nothing removes an entry that is held or awaited; that is what makes it safe.
+ * registry, seed 000). Nothing removes an entry that is held or awaited; that is what makes it
+ * safe.
  */
 export class KeyedLocks {
   readonly #held = new Map<string, Entry>();
@@ -49,13 +36,13 @@ export class KeyedLocks {
   waiting(key: string): number {
     const entry = this.#held.get(key);
     if (!entry) return 0;
-    return (entry.queue?.size ?? 0) + (entry.watchers?.size ?? 0) + (entry.sharedWith?.size ?? 0);
+    return (entry.queue?.size ?? 0) + (entry.watchers?.size ?? 0);
   }
 
   /** Takes the lock if it is free; never waits. */
   tryAcquire(key: string): boolean {
     if (this.#held.has(key)) return false;
-    this.#held.set(key, newEntry());
+    this.#held.set(key, { queue: undefined, watchers: undefined });
     return true;
   }
 
@@ -67,7 +54,7 @@ export class KeyedLocks {
   acquire(key: string, signal?: AbortSignal): Promise<void> {
     const entry = this.#held.get(key);
     if (!entry) {
-      this.#held.set(key, newEntry());
+      this.#held.set(key, { queue: undefined, watchers: undefined });
       return Promise.resolve();
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
@@ -95,11 +82,10 @@ export class KeyedLocks {
   }
 
   /**
-   * Resolves at the current holder's next release, without taking the lock; `undefined` when the
-   * key is not held. Every watcher wakes at once, so callers that only need the holder's result
-   * do not file through the lock one by one. The promise resolves with what the holder passed to
-   * {@link offer}, if anything. Rejects with the signal's reason if it aborts first, and the
-   * watcher is then forgotten at once.
+   * Resolves at the current holder's next release, without taking the lock, with what the holder
+   * passed to {@link release}; `undefined` (not a promise) when the key is not held. Every watcher
+   * wakes at once, so callers that only need the holder's result do not file through the lock one
+   * by one. Rejects with the signal's reason if it aborts first, and the watcher is then forgotten.
    */
   waitForRelease(key: string, signal?: AbortSignal): Promise<unknown> | undefined {
     const entry = this.#held.get(key);
@@ -116,14 +102,12 @@ export class KeyedLocks {
         return;
       }
       const onAbort = () => {
-        // share() may have moved this watcher to the shared set.
-        watchers.delete(wake);
-        entry.sharedWith?.delete(wake);
+        entry.watchers?.delete(wake);
         reject(signal.reason);
       };
-      const wake = (handoff: unknown) => {
+      const wake = (payload: unknown) => {
         signal.removeEventListener('abort', onAbort);
-        resolve(handoff);
+        resolve(payload);
       };
       signal.addEventListener('abort', onAbort, { once: true });
       watchers.add(wake);
@@ -131,51 +115,14 @@ export class KeyedLocks {
   }
 
   /**
-   * Lets the holder of `key` give the callers watching for its release a result, delivered with
-   * the release (and then forgotten): the region uses it when a watcher cannot read the value the
-   * holder stored because the backend is failing. Does nothing when `key` is not held.
+   * Releases the lock, handing it to the next waiter if there is one, and wakes every watcher with
+   * `payload` (what the holder leaves them: the region's hand-off of the value).
    */
-  offer(key: string, handoff: unknown): void {
-    const entry = this.#held.get(key);
-    if (entry) entry.handoff = handoff;
-  }
-
-  /**
-   * Lets the holder of `key` give the callers watching for its release right now, and only those,
-   * `result` at the release, in place of any {@link offer}: the region hands them a read it made
-   * after they began to wait, which a caller that comes later may not take as its own. A later
-   * `share` replaces `result` for all of them. Does nothing when `key` is not held.
-   */
-  share(key: string, result: unknown): void {
+  release(key: string, payload?: unknown): void {
     const entry = this.#held.get(key);
     if (!entry) return;
     const watchers = entry.watchers;
-    if (watchers !== undefined) {
-      entry.watchers = undefined;
-      if (entry.sharedWith === undefined) entry.sharedWith = watchers;
-      else for (const wake of watchers) entry.sharedWith.add(wake);
-    }
-    entry.shared = result;
-  }
-
-  /** Takes back what {@link share} gave: those watchers get the offer, if any, after all. */
-  unshare(key: string): void {
-    const entry = this.#held.get(key);
-    if (entry) entry.shared = undefined;
-  }
-
-  /** Releases the lock, handing it to the next waiter if there is one. */
-  release(key: string): void {
-    const entry = this.#held.get(key);
-    if (!entry) return;
-    const watchers = entry.watchers;
-    const handoff = entry.handoff;
-    const sharedWith = entry.sharedWith;
-    const shared = entry.shared ?? handoff;
     entry.watchers = undefined;
-    entry.handoff = undefined;
-    entry.sharedWith = undefined;
-    entry.shared = undefined;
     const queue = entry.queue;
     let next: (() => void) | undefined;
     if (queue !== undefined) {
@@ -188,7 +135,6 @@ export class KeyedLocks {
       queue!.delete(next);
       next();
     } else this.#held.delete(key);
-    if (sharedWith) for (const wake of sharedWith) wake(shared);
-    if (watchers) for (const wake of watchers) wake(handoff);
+    if (watchers) for (const wake of watchers) wake(payload);
   }
 }

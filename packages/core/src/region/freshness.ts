@@ -1,0 +1,79 @@
+import { type CachedValue, type CacheMetadata, VALUE_VERSION } from '../backend/cached-value.js';
+import type { Clock } from '../clock.js';
+import { ValidationError } from '../errors.js';
+import type { RegionInvalidationStrategy } from '../invalidation/invalidation.js';
+import { NO_VALUE, type NoValue } from '../no-value.js';
+
+/**
+ * Whether a stored value may be served, by the region's clock and invalidation strategy: fresh
+ * (usable), stale (expired or soft-invalidated: servable while one caller regenerates), or a miss
+ * (none, another format version, hard-invalidated, or not a value at all).
+ */
+export class Freshness {
+  /** Replaced by `configure({ regionInvalidator })`. */
+  invalidator: RegionInvalidationStrategy;
+
+  constructor(
+    private readonly clock: Clock,
+    invalidator: RegionInvalidationStrategy,
+  ) {
+    this.invalidator = invalidator;
+  }
+
+  /** Seconds since the epoch, the unit of a value's `ct`. */
+  now(): number {
+    return this.clock.now() / 1000;
+  }
+
+  /** Metadata for a value created now. */
+  metadata(): CacheMetadata {
+    return { ct: this.now(), v: VALUE_VERSION };
+  }
+
+  /** A present value that is neither expired nor invalidated for a read with `expiration`. */
+  usable(value: CachedValue | NoValue, expiration: number | null): value is CachedValue {
+    if (value === NO_VALUE || value == null) return false;
+    const metadata = (value as CachedValue).metadata;
+    if (metadata == null || metadata.v !== VALUE_VERSION) return false;
+    const ct = metadata.ct;
+    return (
+      (expiration === null || this.now() - ct <= expiration) && !this.invalidator.isInvalidated(ct)
+    );
+  }
+
+  /** No value that could be served, even stale. */
+  isMiss(value: CachedValue | NoValue): boolean {
+    if (value === NO_VALUE || value == null) return true;
+    const metadata = (value as CachedValue).metadata;
+    return (
+      metadata == null ||
+      metadata.v !== VALUE_VERSION ||
+      typeof metadata.ct !== 'number' ||
+      this.invalidator.isHardInvalidated(metadata.ct)
+    );
+  }
+
+  /**
+   * A value's creation time as dogpile's `Lock` should see it: a soft-invalidated value looks
+   * expired (as in dogpile's region), which needs an expiration time.
+   */
+  createdTime(value: CachedValue, expiration: number | null): number {
+    const ct = value.metadata.ct;
+    if (!this.invalidator.isSoftInvalidated(ct)) return ct;
+    if (expiration === null) softInvalidationNeedsExpiration();
+    return this.now() - expiration - 0.0001;
+  }
+
+  /** Throws when a soft invalidation happened and this call has no expiration time to apply it. */
+  checkSoftInvalidation(expiration: number | null): void {
+    if (expiration === null && this.invalidator.wasSoftInvalidated()) {
+      softInvalidationNeedsExpiration();
+    }
+  }
+}
+
+function softInvalidationNeedsExpiration(): never {
+  throw new ValidationError(
+    'Soft invalidation needs an expiration time: configure expirationTime, pass one to this call, or use invalidate({ hard: true }).',
+  );
+}

@@ -1,0 +1,465 @@
+import { CachedValue } from '../backend/cached-value.js';
+import type { Clock } from '../clock.js';
+import { LockTimeoutError } from '../errors.js';
+import {
+  lockWaitChannel,
+  publishLockWait,
+  publishStaleServed,
+  reportError,
+} from '../instrumentation.js';
+import type { KeyedLocks } from '../lock/keyed-locks.js';
+import { Lock, NeedRegenerationError, type ValueAndCreated } from '../lock/lock.js';
+import { type AcquireOptions, type CacheMutex, NullMutex } from '../lock/mutex.js';
+import { timeWaits } from '../lock/timed-mutex.js';
+import type { NoValue } from '../no-value.js';
+import { NO_VALUE } from '../no-value.js';
+import { FailSafeMutex, servableOnError } from './fail-safe.js';
+import type { Freshness } from './freshness.js';
+import { Handoff, type Handoffs } from './handoff.js';
+import { LockWait } from './lock-wait.js';
+import { runCreator } from './regeneration.js';
+import type { AsyncCreationRunner, CachingRegion, Creator } from './region-options.js';
+import type { CallSettings } from './region-settings.js';
+import type { RegionStore } from './region-store.js';
+
+/** What the miss flow needs from its region. */
+export interface FlowContext {
+  readonly name: string;
+  readonly store: RegionStore;
+  readonly locks: KeyedLocks;
+  readonly handoffs: Handoffs;
+  readonly freshness: Freshness;
+  readonly clock: Clock;
+  readonly asyncCreationRunner: AsyncCreationRunner | undefined;
+  /** What a user's `asyncCreationRunner` is given as the region. */
+  readonly region: CachingRegion;
+  /** Runs `job` detached from the caller, then releases `mutex`; `close()` waits for it. */
+  background(job: () => Promise<unknown>, mutex: CacheMutex, key: string): void;
+  /** Whether `store` is still the region's (not closed, not re-configured since). */
+  isCurrent(store: RegionStore): boolean;
+}
+
+/** One call of `getOrCreate` that found no fresh value. */
+export interface MissCall<T> {
+  readonly key: string;
+  readonly mangled: string;
+  /** What the call read: missing, stale, or (early refresh) fresh. */
+  readonly first: CachedValue | NoValue;
+  readonly creator: Creator<T>;
+  readonly settings: CallSettings;
+  /** An early refresh of a fresh value (XFetch) rather than a miss. */
+  readonly early: boolean;
+  /** The first read failed and fail-safe took it as a miss: the backend is down for this call. */
+  readonly readFailed: boolean;
+}
+
+/** A mutex that is always free: the backend has none, or this call no longer uses it. */
+const FREE: CacheMutex = {
+  acquire: async () => true,
+  release: async () => {},
+  locked: async () => false,
+};
+const NEED_REGENERATION = new NeedRegenerationError();
+
+/**
+ * The backend's mutex as a caller with no value takes it: while another process holds it, the
+ * caller waits for that release (or for the value: `until` re-reads at each poll) rather than
+ * queueing for the lock, and resolves `false`, so dogpile's `Lock` reads again, as it does after
+ * a blocking acquire that gave up.
+ */
+class WaitForValue implements CacheMutex {
+  /** The last blocking acquire ended at a release (or a found value), not at a timeout. */
+  released = false;
+
+  constructor(
+    readonly inner: CacheMutex,
+    readonly until: () => Promise<boolean>,
+  ) {}
+
+  async acquire(wait = true, options?: AcquireOptions): Promise<boolean> {
+    const waitForRelease = this.inner.waitForRelease;
+    if (!wait || waitForRelease === undefined) return this.inner.acquire(wait, options);
+    if (await this.inner.acquire(false)) return true;
+    this.released = await waitForRelease.call(this.inner, { ...options, until: this.until });
+    return false;
+  }
+
+  release(): Promise<void> {
+    return this.inner.release();
+  }
+
+  locked(): Promise<boolean> {
+    return this.inner.locked();
+  }
+}
+
+/**
+ * The miss path of `getOrCreate`, read top to bottom in {@link run}: coalesce with the caller of
+ * this process that already holds the key; else take the key here and run dogpile's `Lock` with
+ * the backend's mutex (it waits for another process or serves the stale value, reads again,
+ * creates); write; hand the value to the waiters; release. Lock wait timeouts, abort, fail-safe
+ * and stale-if-error are steps of that flow, handled where they happen.
+ */
+export class MissFlow<T> {
+  readonly #ctx: FlowContext;
+  readonly #call: MissCall<T>;
+  readonly #settings: CallSettings;
+  /** The value this call holds now: what it read last, or what it created. */
+  #value: CachedValue | NoValue;
+  /** The newest value this call saw: what `staleIfError` may serve. */
+  #lastSeen: CachedValue | NoValue;
+  /** The first read of the Lock gets the value in hand instead of reading. */
+  #inHand = true;
+  /** A value `until` found while waiting for another process, for the Lock's next read. */
+  #found: CachedValue | undefined;
+  /** What this caller, holding the key here, leaves the callers waiting for it. */
+  #handoff: Handoff | undefined;
+  /** The backend failed during this call under fail-safe: no more backend calls for it. */
+  #storeDown = false;
+  /** The Lock's last read found a value, so a creation regenerates rather than fills a miss. */
+  #sawValue = false;
+  /** The lock wait timeout and the caller's signal, as one signal for every wait. */
+  readonly #wait: LockWait | undefined;
+  #creatorFailure: { error: unknown } | undefined;
+
+  constructor(ctx: FlowContext, call: MissCall<T>) {
+    this.#ctx = ctx;
+    this.#call = call;
+    this.#settings = call.settings;
+    this.#value = call.first;
+    this.#lastSeen = call.first;
+    this.#storeDown = call.readFailed;
+    const { lockWaitTimeout, signal } = call.settings;
+    // Only a caller with nothing to serve ever waits, so only it needs the timer.
+    this.#wait =
+      (lockWaitTimeout !== null || signal !== undefined) && ctx.freshness.isMiss(call.first)
+        ? new LockWait(call.key, lockWaitTimeout, signal)
+        : undefined;
+  }
+
+  async run(): Promise<T> {
+    try {
+      return await this.#getOrCreate();
+    } catch (error) {
+      return await this.#recover(error);
+    } finally {
+      this.#wait?.dispose();
+    }
+  }
+
+  async #getOrCreate(): Promise<T> {
+    const { locks, handoffs, freshness } = this.#ctx;
+    const { mangled } = this.#call;
+    const remote = this.#ctx.store.mutex(mangled);
+    // A backend that stores nothing (NullBackend): no locking at all, everyone creates.
+    if (remote instanceof NullMutex) return this.#lock(remote, () => {}).run();
+    for (;;) {
+      // 1. Another caller of this process holds the key: it regenerates (serve what we have), or
+      //    it creates (or waits for another process): wait for its release, with everyone else.
+      if (!locks.tryAcquire(mangled)) {
+        if (!freshness.isMiss(this.#value)) return this.#serveCurrent();
+        const since = handoffs.now();
+        const started = lockWaitChannel.hasSubscribers ? this.#ctx.clock.now() : -1;
+        const payload = await locks.waitForRelease(mangled, this.#wait?.signal);
+        if (started >= 0)
+          publishLockWait(this.#ctx.name, this.#call.key, this.#ctx.clock.now() - started);
+        const handed = handoffs.take(payload, since);
+        this.#see((handed === undefined ? undefined : await handed) ?? (await this.#read()));
+        if (freshness.usable(this.#value, this.#settings.expiration))
+          return this.#value.payload as T;
+        continue;
+      }
+      // 2. This caller holds the key here: dogpile's Lock, with the backend's mutex behind ours.
+      const mutex = this.#mutex(remote);
+      let handedOver = false;
+      try {
+        return await this.#lock(mutex, () => {
+          handedOver = true;
+        }).run();
+      } catch (error) {
+        // Another process released without a value (its creator failed): try again.
+        if (mutex instanceof WaitForValue && mutex.released && error instanceof LockTimeoutError) {
+          continue;
+        }
+        throw error;
+      } finally {
+        if (!handedOver) locks.release(mangled, handoffs.settle(mangled, this.#handoff));
+      }
+    }
+  }
+
+  #lock(mutex: CacheMutex, onHandOver: () => void): Lock<T> {
+    const { freshness } = this.#ctx;
+    this.#inHand = true;
+    const { key, early } = this.#call;
+    const settings = this.#settings;
+    return new Lock<T>(
+      mutex,
+      () => this.#create(),
+      () => this.#lockRead(),
+      // An early refresh (XFetch) decided the fresh value is due: any age is past it.
+      early ? Number.NEGATIVE_INFINITY : settings.expiration,
+      settings.backgroundRefresh ? (held) => this.#inBackground(held, onHandOver) : null,
+      {
+        now: () => freshness.now(),
+        key,
+        onServeStale: early
+          ? undefined
+          : (handedOver) => publishStaleServed(this.#ctx.name, key, handedOver),
+        ...(this.#wait === undefined ? {} : { acquireOptions: { signal: this.#wait.signal } }),
+      },
+    );
+  }
+
+  /** The backend's mutex as this call takes it; always free once the backend failed here. */
+  #mutex(remote: CacheMutex | null): CacheMutex {
+    if (remote === null || this.#storeDown) return FREE;
+    const { name, clock, store } = this.#ctx;
+    const { key } = this.#call;
+    let mutex = lockWaitChannel.hasSubscribers
+      ? timeWaits(remote, clock, (ms) => publishLockWait(name, key, ms))
+      : remote;
+    if (this.#settings.failSafe) {
+      mutex = new FailSafeMutex(mutex, (operation, error) => {
+        this.#storeDown = true;
+        store.absorbed(operation, key, error);
+      });
+    }
+    return new WaitForValue(mutex, () => this.#foundWhileWaiting());
+  }
+
+  /** The Lock's reads: the value in hand first; later, what was found, or a read handed on. */
+  async #lockRead(): Promise<ValueAndCreated<T>> {
+    if (this.#inHand) this.#inHand = false;
+    else if (this.#found !== undefined) {
+      this.#see(this.#found);
+      this.#found = undefined;
+    } else this.#see(await this.#readToHand());
+    this.#sawValue = false;
+    const { freshness } = this.#ctx;
+    if (freshness.isMiss(this.#value)) throw NEED_REGENERATION;
+    this.#sawValue = true;
+    const value = this.#value as CachedValue;
+    return [value.payload as T, freshness.createdTime(value, this.#settings.expiration)];
+  }
+
+  /** Polled while waiting for another process's release: whether its value is there already. */
+  async #foundWhileWaiting(): Promise<boolean> {
+    const value = await this.#readToHand();
+    if (!this.#ctx.freshness.usable(value, this.#settings.expiration)) return false;
+    this.#found = value;
+    return true;
+  }
+
+  /** A read by the holder of the key, handed to the callers waiting for it here. */
+  #readToHand(): Promise<CachedValue | NoValue> {
+    const { locks, handoffs, store } = this.#ctx;
+    const { mangled } = this.#call;
+    if (this.#storeDown || locks.waiting(mangled) === 0) return this.#read();
+    const started = handoffs.now();
+    const { mine, handed } = store.readToHand(mangled);
+    if (handed !== undefined) this.#handoff = new Handoff(started, handed, false);
+    return this.#guard(mine);
+  }
+
+  #read(): Promise<CachedValue | NoValue> {
+    if (this.#storeDown) return Promise.resolve(NO_VALUE);
+    return this.#guard(this.#ctx.store.read(this.#call.mangled));
+  }
+
+  /** A read's failure: unreadable is a miss; with fail-safe, so is a failing backend. */
+  async #guard(read: Promise<CachedValue | NoValue>): Promise<CachedValue | NoValue> {
+    const { store } = this.#ctx;
+    try {
+      const value = await read;
+      if (store.failing) store.answered();
+      return value;
+    } catch (error) {
+      const value = store.failedRead(error, this.#call.key, this.#settings.failSafe);
+      if (this.#settings.failSafe) this.#storeDown = true;
+      return value;
+    }
+  }
+
+  #see(value: CachedValue | NoValue): void {
+    this.#value = value;
+    if (value !== NO_VALUE) this.#lastSeen = value;
+  }
+
+  /** Another caller here regenerates: this one gets the value it holds, stale or (early) fresh. */
+  #serveCurrent(): T {
+    if (!this.#call.early) publishStaleServed(this.#ctx.name, this.#call.key, false);
+    return (this.#value as CachedValue).payload as T;
+  }
+
+  /** The Lock's creator: creates, stores, and leaves the value for the waiters. */
+  async #create(): Promise<ValueAndCreated<T>> {
+    const value = await this.#make(false);
+    if (this.#shouldCache(value)) await this.#store(value);
+    this.#see(value);
+    return [value.payload as T, value.metadata.ct];
+  }
+
+  /** Runs the creator and wraps its result; what it throws is remembered for `staleIfError`. */
+  async #make(background: boolean): Promise<CachedValue> {
+    const { clock, name, freshness } = this.#ctx;
+    const { key, early, creator } = this.#call;
+    const settings = this.#settings;
+    const args = settings.creatorArgs as never[];
+    const created = await runCreator(
+      async () => {
+        try {
+          return await creator(...args);
+        } catch (error) {
+          this.#creatorFailure = { error };
+          throw error;
+        }
+      },
+      clock,
+      settings.measure,
+      name,
+      key,
+      early ? 'early' : this.#sawValue ? 'stale' : 'miss',
+      background,
+    );
+    const value = new CachedValue(created.payload, freshness.metadata());
+    if (settings.measure) value.metadata.cd = created.seconds;
+    freshness.checkSoftInvalidation(settings.expiration);
+    return value;
+  }
+
+  #shouldCache(value: CachedValue): boolean {
+    const shouldCacheFn = this.#settings.shouldCacheFn;
+    return shouldCacheFn === undefined || shouldCacheFn(value.payload);
+  }
+
+  /**
+   * Writes a created value and hands it to the waiters. With fail-safe a failed write is reported
+   * and the value handed to every waiter, since none could read it. Once the backend failed in
+   * this call, the write is not waited for: it goes on in the background (reported if it fails),
+   * so an outage costs the caller one failing round, not one per step.
+   */
+  async #store(value: CachedValue): Promise<void> {
+    const { store, handoffs } = this.#ctx;
+    const { key, mangled } = this.#call;
+    const started = handoffs.now();
+    try {
+      const encoded = store.encode(mangled, value);
+      if (this.#storeDown) {
+        this.#handoff = new Handoff(started, encoded.handed ?? value, true);
+        store.put(mangled, encoded).then(
+          () => store.answered(),
+          (error: unknown) => store.absorbed('write', key, error),
+        );
+        return;
+      }
+      if (encoded.handed !== undefined) this.#handoff = new Handoff(started, encoded.handed, false);
+      await store.put(mangled, encoded);
+      if (store.failing) store.answered();
+    } catch (error) {
+      if (!this.#settings.failSafe) throw error;
+      store.absorbed('write', key, error);
+      this.#storeDown = true;
+      this.#handoff = new Handoff(started, value, true);
+    }
+  }
+
+  /**
+   * The Lock's async creator: this call serves the stale value and the regeneration runs in the
+   * background, holding both locks of the key, which it releases when done.
+   */
+  #inBackground(remote: CacheMutex, onHandOver: () => void): void {
+    onHandOver();
+    const ctx = this.#ctx;
+    const { key, mangled } = this.#call;
+    const store = ctx.store;
+    const held: CacheMutex = {
+      acquire: () => remote.acquire(),
+      release: async () => {
+        try {
+          await remote.release();
+        } finally {
+          ctx.locks.release(mangled, ctx.handoffs.settle(mangled, undefined));
+        }
+      },
+      locked: async () => ctx.locks.isLocked(mangled) || remote.locked(),
+    };
+    const runner = ctx.asyncCreationRunner;
+    if (runner !== undefined) {
+      const regenerate = async () => (await this.#make(true)).payload;
+      const started = runner(ctx.region, key, regenerate, held);
+      if (started && typeof started.then === 'function') {
+        started.then(undefined, (error: unknown) =>
+          reportError({ operation: 'asyncCreator', region: ctx.name, key, error }),
+        );
+      }
+      return;
+    }
+    ctx.background(
+      async () => {
+        // A region closed or re-configured meanwhile gets no write from an old regeneration.
+        if (!ctx.isCurrent(store)) return;
+        const value = await this.#make(true);
+        if (this.#shouldCache(value)) await this.#store(value);
+      },
+      held,
+      key,
+    );
+  }
+
+  /**
+   * What went wrong, handled where it can be: a lock wait that timed out reads once more, then
+   * throws or (onLockTimeout: 'create') creates without the lock; a creator that threw may leave
+   * the stale value to serve (staleIfError).
+   */
+  async #recover(error: unknown): Promise<T> {
+    let failure = error;
+    if (this.#isLockTimeout(failure)) {
+      try {
+        this.#see(await this.#read());
+        const { freshness } = this.#ctx;
+        if (freshness.usable(this.#value, this.#settings.expiration)) {
+          return this.#value.payload as T;
+        }
+        if (this.#settings.onLockTimeout !== 'create') throw failure;
+        const value = await this.#make(false);
+        if (this.#shouldCache(value)) await this.#store(value);
+        return value.payload as T;
+      } catch (next) {
+        failure = next;
+      }
+    }
+    const window = this.#settings.staleIfError;
+    const stale = this.#lastSeen;
+    const { freshness } = this.#ctx;
+    if (
+      window === null ||
+      this.#creatorFailure?.error !== failure ||
+      !servableOnError(
+        stale,
+        freshness.now(),
+        this.#settings.expiration,
+        window,
+        freshness.invalidator,
+      )
+    ) {
+      throw failure;
+    }
+    reportError({
+      operation: 'creator',
+      region: this.#ctx.name,
+      key: this.#call.key,
+      error: failure,
+    });
+    return stale.payload as T;
+  }
+
+  /**
+   * This call gave up waiting: its lock wait timeout, or a distributed mutex's own blocking
+   * timeout. A `LockTimeoutError` the creator threw (a nested region call) does not count.
+   */
+  #isLockTimeout(error: unknown): boolean {
+    if (this.#wait?.isTimeout(error)) return true;
+    return error instanceof LockTimeoutError && this.#creatorFailure?.error !== error;
+  }
+}

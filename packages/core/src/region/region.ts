@@ -1,0 +1,581 @@
+import type { CacheBackend, KeyMangler } from '../backend/backend.js';
+import { getBackendFactory, loadBackendFactory } from '../backend/backend-registry.js';
+import { CachedValue } from '../backend/cached-value.js';
+import { ProxyBackend } from '../backend/proxy-backend.js';
+import type { Serializer } from '../backend/serializer.js';
+import { type Clock, systemClock } from '../clock.js';
+import type { Duration } from '../duration.js';
+import {
+  DogpileError,
+  RegionAlreadyConfiguredError,
+  RegionNotConfiguredError,
+  ValidationError,
+} from '../errors.js';
+import {
+  hitChannel,
+  missChannel,
+  publishHit,
+  publishMiss,
+  reportError,
+} from '../instrumentation.js';
+import {
+  DefaultInvalidationStrategy,
+  type RegionInvalidationStrategy,
+} from '../invalidation/invalidation.js';
+import {
+  type FunctionKeyGenerator,
+  type FunctionMultiKeyGenerator,
+  functionKeyGenerator,
+  functionMultiKeyGenerator,
+} from '../keys/key-generators.js';
+import { KeyedLocks } from '../lock/keyed-locks.js';
+import { NullMutex } from '../lock/mutex.js';
+import { RegionMutex } from '../lock/region-mutex.js';
+import { NO_VALUE, type NoValue } from '../no-value.js';
+import { type RandomSource, systemRandom } from '../random.js';
+import { BackgroundRefresher } from './background-refresh.js';
+import {
+  type CachedFunction,
+  type CachedMultiFunction,
+  type CacheMultiOnArgumentsOptions,
+  type CacheOnArgumentsOptions,
+  makeCachedFunction,
+  makeCachedMultiFunction,
+} from './cached-function.js';
+import { coerceStringConfig } from './coerce-config.js';
+import { shouldRefreshEarly } from './early-refresh.js';
+import { Freshness } from './freshness.js';
+import { Handoffs } from './handoff.js';
+import { type FlowContext, type MissCall, MissFlow } from './miss-flow.js';
+import { type MultiCreator, MultiFlow } from './multi-flow.js';
+import type {
+  ConfigureOptions,
+  Creator,
+  GetOptions,
+  GetOrCreateMultiOptions,
+  GetOrCreateOptions,
+  RegionOptions,
+} from './region-options.js';
+import {
+  type CallSettings,
+  checkConfigureOptions,
+  checkGetOptions,
+  parseExpiration,
+  type RegionSettings,
+  regionCallSettings,
+  resolveCallSettings,
+  resolveRegionSettings,
+} from './region-settings.js';
+import { RegionStore } from './region-store.js';
+
+/** What a `cacheMultiOnArguments({ asdict: true })` function returns. */
+export type MultiDictResult<A, R> = ReadonlyMap<A, R> | Readonly<Record<string, R>>;
+
+function notAFunction(what: string, value: unknown): never {
+  throw new ValidationError(`${what} must be a function; got ${typeof value}.`);
+}
+
+/** What `configure` sets up; replaced as a whole by the next `configure`. */
+interface Configured {
+  readonly store: RegionStore;
+  /** Every call's settings when it passes no options. */
+  readonly defaults: CallSettings;
+  readonly flow: FlowContext;
+}
+
+/**
+ * A cache region: the front end to one backend, the port of dogpile.cache's `CacheRegion`.
+ *
+ * @example
+ * const region = makeRegion().configure(new MemoryBackend(), { expirationTime: '10m' });
+ * const user = await region.getOrCreate(`user:${id}`, () => db.loadUser(id));
+ */
+export class CacheRegion {
+  /** The name given at construction, for messages. */
+  readonly name: string;
+  readonly functionKeyGenerator: FunctionKeyGenerator;
+  readonly functionMultiKeyGenerator: FunctionMultiKeyGenerator;
+  readonly asyncCreationRunner: RegionSettings['asyncCreationRunner'];
+
+  readonly #settings: RegionSettings;
+  readonly #clock: Clock;
+  readonly #random: RandomSource;
+  readonly #freshness: Freshness;
+  readonly #locks = new KeyedLocks();
+  readonly #handoffs = new Handoffs();
+  readonly #background = new BackgroundRefresher();
+  #backend: CacheBackend | undefined;
+  #configured: Configured | undefined;
+  #closed = false;
+
+  constructor(options: RegionOptions = {}) {
+    this.#settings = resolveRegionSettings(options);
+    this.name = this.#settings.name;
+    this.functionKeyGenerator = options.functionKeyGenerator ?? functionKeyGenerator;
+    this.functionMultiKeyGenerator = options.functionMultiKeyGenerator ?? functionMultiKeyGenerator;
+    this.asyncCreationRunner = this.#settings.asyncCreationRunner;
+    this.#clock = options.clock ?? systemClock;
+    this.#random = options.random ?? systemRandom;
+    this.#freshness = new Freshness(
+      this.#clock,
+      new DefaultInvalidationStrategy(() => this.#freshness.now()),
+    );
+  }
+
+  // ---------------------------------------------------------------- configuration
+
+  /**
+   * Gives the region its backend: an instance, or the name a backend package registered
+   * (`'memory'`, `'redis'`, ...) with `arguments` for its factory. Returns the region.
+   */
+  configure(backend: CacheBackend | string, options: ConfigureOptions = {}): this {
+    checkConfigureOptions(options, backend);
+    if (this.#backend && !options.replaceExistingBackend) {
+      throw new RegionAlreadyConfiguredError(this.name);
+    }
+    const expiration = parseExpiration(options.expirationTime);
+    let instance: CacheBackend;
+    if (typeof backend === 'string') {
+      instance = getBackendFactory(backend)(options.arguments ?? {});
+    } else if (backend && typeof backend === 'object' && typeof backend.get === 'function') {
+      instance = backend;
+    } else {
+      throw new ValidationError(
+        'configure() takes a backend instance (new MemoryBackend()) or a registered backend name.',
+      );
+    }
+    if (options.regionInvalidator) this.#freshness.invalidator = options.regionInvalidator;
+    this.#closed = false;
+    this.#backend = instance;
+    this.#setUp(instance, expiration);
+    const wrap = options.wrap ?? [];
+    for (let i = wrap.length - 1; i >= 0; i--) this.wrap(wrap[i]!);
+    this.#freshness.invalidator.attach?.({
+      owner: this,
+      regionName: this.name,
+      backend: () => this.backend,
+      mangleKey: (key) => this.#open().store.key(key),
+      now: () => this.#freshness.now(),
+    });
+    return this;
+  }
+
+  /** Builds the store and the flows around `backend` (the outermost proxy, when wrapped). */
+  #setUp(backend: CacheBackend, expiration: number | null): void {
+    const inner = innermost(backend);
+    const store = new RegionStore({
+      backend,
+      keyMangler: this.#settings.keyMangler ?? inner.keyMangler,
+      serializer: this.#settings.serializer ?? inner.serializer,
+      region: this.name,
+    });
+    const flow: FlowContext = {
+      name: this.name,
+      store,
+      locks: this.#locks,
+      handoffs: this.#handoffs,
+      freshness: this.#freshness,
+      clock: this.#clock,
+      asyncCreationRunner: this.#settings.asyncCreationRunner,
+      region: this,
+      background: (job, mutex, key) =>
+        this.#background.start(job, mutex, (error, operation) =>
+          reportError({ operation, region: this.name, key, error }),
+        ),
+      isCurrent: (s) => this.#configured?.store === s,
+    };
+    this.#configured = { store, defaults: regionCallSettings(this.#settings, expiration), flow };
+  }
+
+  /**
+   * Configures from a flat config object, as dogpile's `configure_from_config`: `<prefix>backend`
+   * names the backend (its package is imported if installed), `<prefix>expirationTime` (or
+   * `expiration_time`), and every `<prefix>arguments.<name>` becomes a backend argument, with
+   * snake_case names turned to camelCase. String values are coerced (`'30'` → 30, `'true'` → true).
+   *
+   * @example
+   * await region.configureFromConfig(
+   *   { 'cache.backend': 'redis', 'cache.expiration_time': '300', 'cache.arguments.url': 'redis://localhost' },
+   *   'cache.',
+   * );
+   */
+  async configureFromConfig(
+    config: Readonly<Record<string, unknown>>,
+    prefix: string,
+  ): Promise<this> {
+    const values = coerceStringConfig(config);
+    const name = values[`${prefix}backend`];
+    if (typeof name !== 'string' || name === '') {
+      throw new ValidationError(`The config has no "${prefix}backend" naming a backend.`);
+    }
+    const argPrefix = `${prefix}arguments.`;
+    const args: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(values)) {
+      if (key.startsWith(argPrefix)) {
+        args[
+          key.slice(argPrefix.length).replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase())
+        ] = value;
+      }
+    }
+    const factory = await loadBackendFactory(name);
+    const expirationTime = (values[`${prefix}expirationTime`] ??
+      values[`${prefix}expiration_time`]) as Duration | null | undefined;
+    const replace =
+      values[`${prefix}replaceExistingBackend`] ?? values[`${prefix}replace_existing_backend`];
+    return this.configure(factory(args), {
+      expirationTime: expirationTime ?? null,
+      replaceExistingBackend: replace === true,
+    });
+  }
+
+  /** Puts a proxy in front of the current backend (the new proxy becomes outermost). */
+  wrap(proxy: ProxyBackend | (new () => ProxyBackend)): void {
+    const backend = this.backend;
+    const instance = typeof proxy === 'function' ? new proxy() : proxy;
+    if (!(instance instanceof ProxyBackend)) {
+      throw new ValidationError('wrap() takes a ProxyBackend instance or subclass.');
+    }
+    this.#backend = instance.wrap(backend);
+    this.#setUp(this.#backend, this.#configured!.defaults.expiration);
+  }
+
+  /** Whether `configure()` has given this region a backend. */
+  get isConfigured(): boolean {
+    return this.#backend !== undefined;
+  }
+
+  /** The backend, outermost proxy included. */
+  get backend(): CacheBackend {
+    return this.#backend ?? this.#notConfigured();
+  }
+
+  /** The backend behind every proxy. */
+  get actualBackend(): CacheBackend {
+    return innermost(this.backend);
+  }
+
+  /** The key mangler in use: the region's own, else the backend's; `undefined` for none. */
+  get keyMangler(): KeyMangler | undefined {
+    return this.#settings.keyMangler ?? (this.#backend && innermost(this.#backend).keyMangler);
+  }
+
+  /** The serializer in use: the region's own, else the backend's; `undefined` for objects. */
+  get serializer(): Serializer | undefined {
+    return this.#configured?.store.serializer ?? this.#settings.serializer;
+  }
+
+  /** The invalidation strategy in use. */
+  get regionInvalidator(): RegionInvalidationStrategy {
+    return this.#freshness.invalidator;
+  }
+
+  /** The region's expiration time in seconds, or `null` for never. */
+  get expirationTime(): number | null {
+    return this.#configured?.defaults.expiration ?? null;
+  }
+
+  /** The number of keys whose in-process creation lock is held right now. */
+  get lockedKeyCount(): number {
+    return this.#locks.size;
+  }
+
+  /** The number of background regenerations running right now. */
+  get backgroundRefreshCount(): number {
+    return this.#background.size;
+  }
+
+  #open(): Configured {
+    return this.#configured ?? this.#notConfigured();
+  }
+
+  #notConfigured(): never {
+    if (this.#closed) {
+      throw new DogpileError(
+        'ERR_REGION_CLOSED',
+        `Region ${this.name} was closed. Configure it again (with replaceExistingBackend) or make a new region.`,
+      );
+    }
+    throw new RegionNotConfiguredError(this.name);
+  }
+
+  /** Closes the backend (and every proxy in front of it). The region cannot be used afterwards. */
+  async close(): Promise<void> {
+    const backend = this.#backend;
+    if (!backend) return;
+    this.#backend = undefined;
+    this.#configured = undefined;
+    this.#closed = true;
+    // Background regenerations still write to this backend; it stays open until they are done.
+    await this.#background.drain();
+    await backend.close();
+  }
+
+  // ---------------------------------------------------------------- reading and writing
+
+  /**
+   * The value for `key`, or `NO_VALUE` when it is missing, expired or invalidated (unless
+   * `ignoreExpiration`).
+   */
+  async get<T = unknown>(key: string, options?: GetOptions): Promise<T | NoValue> {
+    const value = await this.getValueMetadata<T>(key, options);
+    return value === null ? NO_VALUE : value.payload;
+  }
+
+  /** The stored {@link CachedValue} (payload and metadata) for `key`, or `null` as {@link get} would give `NO_VALUE`. */
+  async getValueMetadata<T = unknown>(
+    key: string,
+    options?: GetOptions,
+  ): Promise<CachedValue<T> | null> {
+    const { store, defaults } = this.#open();
+    const mangled = store.key(key);
+    // Checked before the read, so bad options are an error whether or not the key is cached.
+    const expiration = this.#readExpiration(defaults, options, 'getValueMetadata');
+    let value: CachedValue | NoValue;
+    try {
+      value = await store.read(mangled);
+    } catch (error) {
+      value = store.failedRead(error, key, false);
+    }
+    if (value === NO_VALUE || value == null) return null;
+    if (options?.ignoreExpiration) return value as CachedValue<T>;
+    return this.#freshness.usable(value, expiration) ? (value as CachedValue<T>) : null;
+  }
+
+  #readExpiration(defaults: CallSettings, options: GetOptions | undefined, method: string) {
+    if (options === undefined) return defaults.expiration;
+    checkGetOptions(options, method);
+    return options.expirationTime === undefined
+      ? defaults.expiration
+      : parseExpiration(options.expirationTime);
+  }
+
+  /** Values for `keys` in order, `NO_VALUE` where {@link get} would give it; one backend call. */
+  async getMulti<T = unknown>(
+    keys: readonly string[],
+    options?: GetOptions,
+  ): Promise<Array<T | NoValue>> {
+    const { store, defaults } = this.#open();
+    const mangled = keys.map((key) => store.key(key));
+    const expiration = this.#readExpiration(defaults, options, 'getMulti');
+    if (keys.length === 0) return [];
+    const values = await store.readMulti(mangled);
+    const ignore = options?.ignoreExpiration === true;
+    return values.map((value) =>
+      value !== NO_VALUE && value != null && (ignore || this.#freshness.usable(value, expiration))
+        ? ((value as CachedValue).payload as T)
+        : NO_VALUE,
+    );
+  }
+
+  /** Stores `value` under `key` now, without locking. */
+  async set(key: string, value: unknown): Promise<void> {
+    const { store } = this.#open();
+    const mangled = store.key(key);
+    this.#revoke(mangled);
+    await store.write(mangled, new CachedValue(value, this.#freshness.metadata()));
+  }
+
+  /** Stores several values in one backend call; accepts a `Map` or a plain object. */
+  async setMulti(
+    mapping: ReadonlyMap<string, unknown> | Readonly<Record<string, unknown>>,
+  ): Promise<void> {
+    const { store } = this.#open();
+    const metadata = this.#freshness.metadata();
+    const entries = mapping instanceof Map ? mapping.entries() : Object.entries(mapping);
+    const out = new Map<string, CachedValue>();
+    for (const [key, value] of entries) {
+      const mangled = store.key(key);
+      this.#revoke(mangled);
+      out.set(mangled, new CachedValue(value, metadata));
+    }
+    await store.writeMulti(out);
+  }
+
+  /** Removes `key`; removing a missing key is fine. */
+  async delete(key: string): Promise<void> {
+    const { store } = this.#open();
+    const mangled = store.key(key);
+    this.#revoke(mangled);
+    await store.delete(mangled);
+  }
+
+  /** Removes several keys in one backend call. */
+  async deleteMulti(keys: readonly string[]): Promise<void> {
+    const { store } = this.#open();
+    const mangled = keys.map((key) => store.key(key));
+    if (keys.length === 0) return;
+    for (const key of mangled) this.#revoke(key);
+    await store.deleteMulti(mangled);
+  }
+
+  /** A write or delete through the region takes back what a lock holder would hand out. */
+  #revoke(mangled: string): void {
+    if (this.#locks.isLocked(mangled)) this.#handoffs.revoke(mangled);
+  }
+
+  /**
+   * Retires every value created before now. Hard (the default): they become misses. Soft: they
+   * become stale, so one caller regenerates while the others keep getting the old value (needs
+   * an expiration time). With the default strategy this holds in this process only.
+   */
+  async invalidate(options: { hard?: boolean } = {}): Promise<void> {
+    await this.#freshness.invalidator.invalidate(options.hard ?? true);
+  }
+
+  /** Whether a creator for `key` is running right now, here or (with a distributed mutex) anywhere. */
+  async keyIsLocked(key: string): Promise<boolean> {
+    const { store } = this.#open();
+    const mangled = store.key(key);
+    const remote = store.mutex(mangled);
+    if (remote instanceof NullMutex) return false;
+    return new RegionMutex(this.#locks, mangled, remote).locked();
+  }
+
+  // ---------------------------------------------------------------- the dogpile lock
+
+  /**
+   * The value for `key`; when it is missing or stale, exactly one caller runs `creator` and stores
+   * its result. The others wait for it when there is no value, or get the stale value at once.
+   */
+  async getOrCreate<T>(
+    key: string,
+    creator: Creator<T>,
+    options?: GetOrCreateOptions<T>,
+  ): Promise<T> {
+    const { store, defaults, flow } = this.#open();
+    const mangled = store.key(key);
+    if (typeof creator !== 'function') notAFunction('creator', creator);
+    // Every option is checked here, before anything is read or locked.
+    const settings =
+      options === undefined
+        ? defaults
+        : resolveCallSettings(defaults, options as never, 'getOrCreate');
+    let value: CachedValue | NoValue;
+    let readFailed = false;
+    try {
+      value = await store.read(mangled);
+    } catch (error) {
+      // Nothing runs here unless the read failed, so a hit pays nothing for this.
+      value = store.failedRead(error, key, settings.failSafe);
+      readFailed = settings.failSafe;
+    }
+    if (this.#freshness.usable(value, settings.expiration)) {
+      if (hitChannel.hasSubscribers) publishHit(this.name, key);
+      if (settings.earlyBeta === 0) return value.payload as T;
+      const call = { key, mangled, first: value, creator, settings, early: true, readFailed };
+      return this.#refreshEarly(flow, call);
+    }
+    if (missChannel.hasSubscribers) publishMiss(this.name, key, !this.#freshness.isMiss(value));
+    const call = { key, mangled, first: value, creator, settings, early: false, readFailed };
+    return new MissFlow<T>(flow, call).run();
+  }
+
+  /** A fresh value was read with early refresh on: flips the coin, regenerating if it says so. */
+  #refreshEarly<T>(flow: FlowContext, call: MissCall<T>): T | Promise<T> {
+    const value = call.first as CachedValue;
+    const { expiration, earlyBeta } = call.settings;
+    if (
+      expiration === null ||
+      !shouldRefreshEarly(
+        value.metadata,
+        expiration,
+        this.#freshness.now(),
+        earlyBeta,
+        this.#random,
+      )
+    ) {
+      return value.payload as T;
+    }
+    // The value in hand is still fresh: a failed refresh must not fail the read. It is reported,
+    // and the next reads flip the coin again.
+    return new MissFlow<T>(flow, call).run().catch((error: unknown) => {
+      if (error instanceof ValidationError) throw error;
+      reportError({ operation: 'earlyRefresh', region: this.name, key: call.key, error });
+      return value.payload as T;
+    });
+  }
+
+  /**
+   * Values for `keys`, in order, with one backend `getMulti`. Keys that are missing or stale are
+   * created together: `creator` is called once with just those keys, sorted, and returns their
+   * values in that order. Locks are taken in sorted key order, so concurrent calls cannot deadlock.
+   *
+   * @example
+   * const users = await region.getOrCreateMulti(['user:1', 'user:2'], (...missing) =>
+   *   db.loadUsers(missing.map((key) => key.slice('user:'.length))),
+   * );
+   */
+  async getOrCreateMulti<T>(
+    keys: readonly string[],
+    creator: MultiCreator<T>,
+    options?: GetOrCreateMultiOptions<T>,
+  ): Promise<T[]> {
+    const { defaults, flow } = this.#open();
+    if (typeof creator !== 'function') notAFunction('creator', creator);
+    const settings =
+      options === undefined
+        ? defaults
+        : resolveCallSettings(defaults, options as never, 'getOrCreateMulti');
+    const run = new MultiFlow<T>(flow, keys, creator, settings);
+    if (keys.length === 0) return [];
+    return run.run(keys);
+  }
+
+  // ---------------------------------------------------------------- decorators
+
+  /**
+   * Wraps `fn` so that each call is served by {@link getOrCreate}, keyed on its arguments
+   * (`namespace|arg1 arg2`, the namespace defaulting to the function's name). The wrapped
+   * function also has `.get`, `.set`, `.invalidate`, `.refresh` and `.original`.
+   *
+   * @example
+   * const getUser = region.cacheOnArguments({ expirationTime: '1m' })(async function getUser(id: number) {
+   *   return db.loadUser(id);
+   * });
+   * await getUser(7);            // created once, then cached
+   * await getUser.invalidate(7); // dropped
+   */
+  cacheOnArguments<R>(
+    options: CacheOnArgumentsOptions<R> = {},
+  ): <A extends unknown[]>(fn: (...args: A) => R | Promise<R>) => CachedFunction<A, R> {
+    return (fn) => makeCachedFunction(this, fn, options);
+  }
+
+  /**
+   * Wraps `fn(...args) → values` so that each argument is cached under its own key and only the
+   * missing ones are passed to `fn`, through {@link getOrCreateMulti}. With `asdict: true`, `fn`
+   * returns a `Map` (or object) from argument to value and so does the wrapped function.
+   */
+  cacheMultiOnArguments<R>(
+    options: CacheMultiOnArgumentsOptions<R> & { asdict: true },
+  ): <A>(
+    fn: (...args: A[]) => MultiDictResult<A, R> | Promise<MultiDictResult<A, R>>,
+  ) => CachedMultiFunction<A, R, Map<A, R>>;
+  cacheMultiOnArguments<R>(
+    options?: CacheMultiOnArgumentsOptions<R> & { asdict?: false },
+  ): <A>(
+    fn: (...args: A[]) => readonly R[] | Promise<readonly R[]>,
+  ) => CachedMultiFunction<A, R, R[]>;
+  cacheMultiOnArguments<R>(
+    options: CacheMultiOnArgumentsOptions<R> = {},
+  ): <A>(fn: (...args: A[]) => unknown) => CachedMultiFunction<A, R, never> {
+    return <A>(fn: (...args: A[]) => unknown) =>
+      makeCachedMultiFunction<A, R>(this, fn, options) as unknown as CachedMultiFunction<
+        A,
+        R,
+        never
+      >;
+  }
+}
+
+/** The backend behind every proxy. */
+function innermost(backend: CacheBackend): CacheBackend {
+  let inner = backend;
+  while (inner instanceof ProxyBackend) inner = inner.proxied;
+  return inner;
+}
+
+/** Makes a new {@link CacheRegion}; the same as `new CacheRegion(options)`. */
+export function makeRegion(options?: RegionOptions): CacheRegion {
+  return new CacheRegion(options);
+}
