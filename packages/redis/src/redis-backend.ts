@@ -6,6 +6,7 @@ import {
   NO_VALUE,
   type NoValue,
   reportError,
+  validateKey,
 } from '@dogpile/core';
 import { Cluster, Redis } from 'ioredis';
 import { groupBySlot } from './cluster-slots.js';
@@ -72,6 +73,12 @@ export class RedisBackend extends BytesBackend {
   readonly #onReady = () => {
     this.#down = undefined;
   };
+  /**
+   * Set when a command got no reply within `commandTimeout` (a stalled server: SIGSTOP, a full
+   * network buffer), cleared when a PING is answered: while it is set, calls fail at once
+   * instead of each waiting out its own timeout.
+   */
+  #stalled: RedisBackendError | undefined;
   #closed = false;
 
   /** @param options see {@link RedisBackendOptions}; with none, connects to `127.0.0.1:6379`. */
@@ -240,21 +247,59 @@ export class RedisBackend extends BytesBackend {
   /** Runs `fn` once the client is ready, turning its errors into {@link RedisBackendError}s. */
   async #command<T>(operation: string, fn: (client: Client) => Promise<T>): Promise<T> {
     if (this.#closed) throw closedError();
+    if (this.#stalled !== undefined) throw this.#stillStalled(operation);
     try {
       if (this.client.status !== 'ready') await this.#whenReady(operation);
       return await fn(this.client);
     } catch (error) {
-      // A command cut off by our own close() fails because of the close, not the server.
-      if (this.#closed) throw closedError();
-      throw toRedisError(error, this.#options.where, operation);
+      throw this.#failure(error, operation);
+    }
+  }
+
+  /** The error a failed command rejects with; a timeout marks the server as stalled. */
+  #failure(error: unknown, operation: string): RedisBackendError {
+    // A command cut off by our own close() fails because of the close, not the server.
+    if (this.#closed) return closedError();
+    const failure = toRedisError(error, this.#options.where, operation);
+    if (failure.code === 'ERR_REDIS_TIMEOUT' && this.#stalled === undefined) {
+      this.#stalled = failure;
+      void this.#probe();
+    }
+    return failure;
+  }
+
+  #stillStalled(operation: string): RedisBackendError {
+    const stalled = this.#stalled!;
+    return new RedisBackendError(
+      'ERR_REDIS_TIMEOUT',
+      `Redis at ${this.#options.where} did not answer within commandTimeout (${this.#options.commandTimeoutMs} ms) and has not answered since; ${operation} fails at once until it answers a PING.`,
+      { cause: stalled.cause },
+    );
+  }
+
+  /** PINGs a stalled server until it answers (each PING bounded by commandTimeout). */
+  async #probe(): Promise<void> {
+    while (this.#stalled !== undefined && !this.#closed) {
+      try {
+        if (this.client.status === 'ready') {
+          await this.client.ping();
+          this.#stalled = undefined;
+          return;
+        }
+      } catch {
+        // Still stalled: the next PING, after a pause so a dead link is not hammered.
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100).unref());
     }
   }
 
   // ---------------------------------------------------------------- storage
 
   override async getSerialized(key: string): Promise<Uint8Array | NoValue> {
+    validateKey(key);
     // The fast path of every read: no wrapper closure, no extra promise when ready.
     if (this.#closed) throw closedError();
+    if (this.#stalled !== undefined) throw this.#stillStalled('GET');
     if (this.client.status !== 'ready') await this.#whenReady('GET');
     let value: Buffer | null;
     try {
@@ -269,12 +314,13 @@ export class RedisBackend extends BytesBackend {
           { cause: error },
         );
       }
-      throw toRedisError(error, this.#options.where, 'GET');
+      throw this.#failure(error, 'GET');
     }
     return value === null ? NO_VALUE : value;
   }
 
   override async getSerializedMulti(keys: readonly string[]): Promise<Array<Uint8Array | NoValue>> {
+    for (const key of keys) validateKey(key);
     if (keys.length === 0) return [];
     const values = await this.#command('MGET', async (client) => {
       if (!this.isCluster) return client.mgetBuffer(...keys);
@@ -294,6 +340,7 @@ export class RedisBackend extends BytesBackend {
   }
 
   override async setSerialized(key: string, value: Uint8Array): Promise<void> {
+    validateKey(key);
     const ttl = this.#options.expirationMs;
     await this.#command('SET', (client) =>
       ttl === undefined
@@ -303,6 +350,7 @@ export class RedisBackend extends BytesBackend {
   }
 
   override async setSerializedMulti(mapping: ReadonlyMap<string, Uint8Array>): Promise<void> {
+    for (const key of mapping.keys()) validateKey(key);
     if (mapping.size === 0) return;
     const keys = [...mapping.keys()];
     await this.#command(
@@ -344,10 +392,12 @@ export class RedisBackend extends BytesBackend {
   }
 
   override async delete(key: string): Promise<void> {
+    validateKey(key);
     await this.#command('DEL', (client) => client.del(key));
   }
 
   override async deleteMulti(keys: readonly string[]): Promise<void> {
+    for (const key of keys) validateKey(key);
     if (keys.length === 0) return;
     await this.#command('DEL', async (client) => {
       if (!this.isCluster) {
@@ -370,6 +420,7 @@ export class RedisBackend extends BytesBackend {
    * creation.
    */
   override getMutex(key: string): LeaseMutex | null {
+    validateKey(key);
     if (!this.#options.distributedLock) return null;
     return this.#locks.mutex(key);
   }

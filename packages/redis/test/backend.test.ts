@@ -1,8 +1,23 @@
-import { CachedValue, NO_VALUE, type NoValue, v8Serializer } from '@dogpile/core';
+import {
+  CachedValue,
+  CantDeserializeError,
+  makeRegion,
+  NO_VALUE,
+  type NoValue,
+  v8Serializer,
+} from '@dogpile/core';
 import type { Cluster } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { keySlot } from '../src/index.js';
-import { cluster, makeBackend, noServers, sleep, targets, uniquePrefix } from './helpers.js';
+import {
+  captureErrors,
+  cluster,
+  makeBackend,
+  noServers,
+  sleep,
+  targets,
+  uniquePrefix,
+} from './helpers.js';
 
 const meta = (ct = Date.now() / 1000) => ({ ct, v: 2 as const });
 const payloadOf = (value: CachedValue | NoValue) =>
@@ -159,5 +174,30 @@ describe.skipIf(noServers)('RedisBackend on a Cluster', () => {
     await backend.setMulti(new Map(keys.map((key) => [key, new CachedValue(key, meta())])));
     expect((await cluster.raw().mget(...keys)).every((value) => value !== null)).toBe(true);
     expect((await backend.getMulti(keys)).map(payloadOf)).toEqual(keys);
+  });
+});
+
+describe.skipIf(noServers).each(targets)('RedisBackend keys of another type ($name)', (target) => {
+  const p = uniquePrefix(`wrongtype-${target.name}`);
+
+  it('a list under a key is a miss, reported, then regenerated and replaced with a value', async () => {
+    const backend = makeBackend(target);
+    const key = `${p}list`;
+    await target.raw().rpush(key, 'a', 'b');
+    // The backend itself says it cannot read it, with a typed error.
+    await expect(backend.getSerialized(key)).rejects.toBeInstanceOf(CantDeserializeError);
+    const region = makeRegion({ name: 'wrongtype' }).configure(backend, { expirationTime: 60 });
+    const errors = captureErrors();
+    try {
+      expect(await region.get(key)).toBe(NO_VALUE);
+      expect(await region.getMulti([key])).toEqual([NO_VALUE]);
+      expect(await region.getOrCreate(key, () => 'fresh')).toBe('fresh');
+      expect(await region.get(key)).toBe('fresh');
+      expect(await target.raw().type(key)).toBe('string');
+    } finally {
+      errors.stop();
+    }
+    expect(errors.events.length).toBeGreaterThan(0);
+    for (const event of errors.events) expect(event.operation).toBe('deserialize');
   });
 });

@@ -178,6 +178,48 @@ describe.skipIf(noServers)('outages fail fast', () => {
   }, 30_000);
 });
 
+describe.skipIf(noServers)('a stalled server', () => {
+  it('costs one commandTimeout, then calls fail at once until it answers again', async () => {
+    const server = await startRedis();
+    const backend = new RedisBackend({ port: server.port, commandTimeout: '300ms' });
+    const pid = server.process.child.pid!;
+    try {
+      await backend.set('k', new CachedValue(1, meta()));
+      process.kill(pid, 'SIGSTOP');
+      let started = performance.now();
+      expect((await failure(() => backend.get('k'))).code).toBe('ERR_REDIS_TIMEOUT');
+      expect(performance.now() - started).toBeGreaterThanOrEqual(250);
+      const waits: number[] = [];
+      for (let i = 0; i < 10; i++) {
+        started = performance.now();
+        const error = await failure(() =>
+          i % 2 === 0 ? backend.get('k') : backend.set('k', new CachedValue(i, meta())),
+        );
+        waits.push(performance.now() - started);
+        expect(error.code).toBe('ERR_REDIS_TIMEOUT');
+        expect(error.message).toContain('fails at once until it answers a PING');
+      }
+      expect(Math.max(...waits)).toBeLessThan(50);
+      process.kill(pid, 'SIGCONT');
+      expect(
+        await eventually(async () => {
+          try {
+            await backend.set('k', new CachedValue('back', meta()));
+            return true;
+          } catch {
+            return false;
+          }
+        }, 5000),
+      ).toBe(true);
+      expect((await backend.get('k')) as CachedValue).toMatchObject({ payload: 'back' });
+    } finally {
+      process.kill(pid, 'SIGCONT');
+      await backend.close();
+      await server.stop();
+    }
+  }, 20_000);
+});
+
 describe.skipIf(noServers)('client ownership and close()', () => {
   const p = uniquePrefix('ownership');
 

@@ -134,4 +134,45 @@ describe.skipIf(noServers).each(targets)('across processes ($name)', (target) =>
       await region.close();
     }
   });
+
+  it('a holder killed after storing the value: waiters get it at their next poll, not after its TTL', async () => {
+    const p = uniquePrefix(`stored-${target.name}`);
+    const key = `${p}k`;
+    const lockTimeout = 5;
+    const holder = startChild('writer-child.mjs', {
+      connection: target.connection(),
+      key,
+      lockTimeout,
+    });
+    await holder.line((line) => line === 'locked');
+    const backend = new RedisBackend({
+      ...target.connection(),
+      distributedLock: true,
+      lockTimeout,
+    });
+    const region = makeRegion().configure(backend, { expirationTime: 60 });
+    try {
+      let ran = 0;
+      const waiting = region.getOrCreate(key, () => {
+        ran++;
+        return 'created by a waiter';
+      });
+      await sleep(200);
+      holder.process.stdin!.write('write\n');
+      await holder.line((line) => line === 'written');
+      const writtenAt = performance.now();
+      holder.process.kill('SIGKILL');
+      await once(holder.process, 'exit');
+      expect(await waiting).toBe('from the dead holder');
+      const waited = performance.now() - writtenAt;
+      expect(ran).toBe(0);
+      // The dead holder's lock still has most of its 5 s; the waiter re-reads the key at each
+      // poll (lockPollMax, 100 ms) and takes the value. Slack for a loaded machine.
+      expect(waited).toBeLessThan(1000);
+      console.log(`waiter got the dead holder's value ${waited.toFixed(0)} ms after it was stored`);
+      expect(await target.raw().exists(`_lock${key}`)).toBe(1);
+    } finally {
+      await region.close();
+    }
+  });
 });

@@ -1,6 +1,16 @@
+import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { RedisMutex } from '../src/index.js';
-import { captureErrors, makeBackend, noServers, sleep, targets, uniquePrefix } from './helpers.js';
+import {
+  captureErrors,
+  eventually,
+  makeBackend,
+  noServers,
+  sleep,
+  standalone,
+  targets,
+  uniquePrefix,
+} from './helpers.js';
 
 describe.skipIf(noServers).each(targets)('RedisMutex ($name)', (target) => {
   const p = uniquePrefix(`mutex-${target.name}`);
@@ -364,5 +374,36 @@ describe.skipIf(noServers).each(targets)('RedisMutex ($name)', (target) => {
     await backend.close();
     await waiting;
     await holder.release();
+  });
+});
+
+describe.skipIf(noServers)('a lock take without an answer', () => {
+  it('is released as soon as Redis answers again, so no lock outlives its caller', async () => {
+    const p = uniquePrefix('uncertain');
+    const backend = makeBackend(standalone, {
+      distributedLock: true,
+      lockTimeout: 10,
+      commandTimeout: '100ms',
+    });
+    const admin = standalone.raw() as Redis;
+    await backend.getSerialized(`${p}warm`); // connected
+    // Writes wait on the server; the client gives up on SET NX after 100 ms, but Redis runs it
+    // once the pause ends: a lock nobody knows the token of, for 10 s, unless it is released.
+    await admin.call('CLIENT', 'PAUSE', '600', 'WRITE');
+    const mutex = backend.getMutex(`${p}k`)!;
+    await expect(mutex.acquire(false)).rejects.toMatchObject({ code: 'ERR_REDIS_TIMEOUT' });
+    expect(mutex.held).toBe(false);
+    const pausedUntil = Date.now() + 600;
+    // The take ran when the pause ended; the background release follows it within moments.
+    expect(
+      await eventually(
+        async () => (await admin.exists(`_lock${p}k`)) === 0 && Date.now() > pausedUntil,
+        5000,
+      ),
+    ).toBe(true);
+    const gone = Date.now() - pausedUntil;
+    expect(gone).toBeLessThan(2000);
+    console.log(`the orphaned lock was gone ${gone} ms after Redis answered again`);
+    expect(await backend.getMutex(`${p}k`)!.acquire(false)).toBe(true);
   });
 });

@@ -5,6 +5,7 @@ import {
   NO_VALUE,
   type NoValue,
   reportError,
+  validateKey,
 } from '@dogpile/core';
 import type BetterSqlite3 from 'better-sqlite3';
 import Database from 'better-sqlite3';
@@ -308,6 +309,7 @@ export class SqliteBackend extends BytesBackend {
   }
 
   async getSerialized(key: string): Promise<Uint8Array | NoValue> {
+    validateKey(key);
     if (this.#closed) this.#assertOpen(`get "${key}"`);
     let row: ValueRow | undefined;
     try {
@@ -328,6 +330,7 @@ export class SqliteBackend extends BytesBackend {
   }
 
   async getSerializedMulti(keys: readonly string[]): Promise<Array<Uint8Array | NoValue>> {
+    for (const key of keys) validateKey(key);
     if (this.#closed) this.#assertOpen(`get ${keys.length} keys`);
     if (keys.length === 0) return [];
     let rows: Array<ValueRow | undefined>;
@@ -348,6 +351,7 @@ export class SqliteBackend extends BytesBackend {
   }
 
   async setSerialized(key: string, value: Uint8Array): Promise<void> {
+    validateKey(key);
     if (this.#closed) this.#assertOpen(`set "${key}"`);
     try {
       this.#set.run(key, value, this.#expiresAt());
@@ -357,6 +361,7 @@ export class SqliteBackend extends BytesBackend {
   }
 
   async setSerializedMulti(mapping: ReadonlyMap<string, Uint8Array>): Promise<void> {
+    for (const key of mapping.keys()) validateKey(key);
     if (this.#closed) this.#assertOpen(`set ${mapping.size} keys`);
     if (mapping.size === 0) return;
     try {
@@ -367,6 +372,7 @@ export class SqliteBackend extends BytesBackend {
   }
 
   async delete(key: string): Promise<void> {
+    validateKey(key);
     if (this.#closed) this.#assertOpen(`delete "${key}"`);
     try {
       this.#delete.run(key);
@@ -376,6 +382,7 @@ export class SqliteBackend extends BytesBackend {
   }
 
   override async deleteMulti(keys: readonly string[]): Promise<void> {
+    for (const key of keys) validateKey(key);
     if (this.#closed) this.#assertOpen(`delete ${keys.length} keys`);
     if (keys.length === 0) return;
     try {
@@ -390,6 +397,7 @@ export class SqliteBackend extends BytesBackend {
    * `distributedLock` is off.
    */
   override getMutex(key: string): LeaseMutex | null {
+    validateKey(key);
     return this.#distributedLock ? this.#locks.mutex(key) : null;
   }
 

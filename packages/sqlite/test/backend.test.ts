@@ -1,3 +1,4 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import * as path from 'node:path';
 import { CachedValue, isNoValue, makeRegion, NO_VALUE, v8Serializer } from '@dogpile/core';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -275,4 +276,46 @@ describe('SqliteBackend through a region', () => {
     expect(backendOn(':memory:', { distributedLock: false }).getMutex('k')).toBeNull();
     expect(backendOn(':memory:').getMutex('k')).not.toBeNull();
   });
+});
+
+describe('SqliteBackend rows it did not write', () => {
+  it.each([
+    ['an INTEGER', 42],
+    ['a REAL', 1.5],
+    ['a TEXT', '{"ct":1,"v":2}|"text"'],
+  ])(
+    'a value column holding %s is a miss, reported, then regenerated and replaced',
+    async (_, stored) => {
+      const backend = backendOn(path.join(tempDir(), 'c.db'));
+      const region = makeRegion({ name: 'foreign' }).configure(backend, { expirationTime: 60 });
+      await region.set('k', 'mine');
+      backend.database
+        .prepare(`UPDATE "${backend.table}" SET value = ? WHERE key = 'k'`)
+        .run(stored);
+      const events: unknown[] = [];
+      const listener = (event: unknown) => events.push(event);
+      subscribe('dogpile:error', listener);
+      try {
+        expect(await region.get('k')).toBe(NO_VALUE);
+        expect(await region.getMulti(['k'])).toEqual([NO_VALUE]);
+        expect(await region.getOrCreate('k', () => 'fresh')).toBe('fresh');
+        expect(await region.get('k')).toBe('fresh');
+        // Replaced by bytes again.
+        const type = backend.database
+          .prepare(`SELECT typeof(value) FROM "${backend.table}" WHERE key = 'k'`)
+          .pluck()
+          .get();
+        expect(type).toBe('blob');
+      } finally {
+        unsubscribe('dogpile:error', listener);
+      }
+      expect(events.length).toBeGreaterThan(0);
+      for (const event of events) {
+        expect(event).toMatchObject({
+          operation: 'deserialize',
+          error: { code: 'ERR_CANT_DESERIALIZE' },
+        });
+      }
+    },
+  );
 });

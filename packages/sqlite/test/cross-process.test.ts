@@ -1,11 +1,13 @@
-import { type ChildProcess, fork } from 'node:child_process';
+import { type ChildProcess, fork, spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { makeRegion } from '@dogpile/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteBackend, type SqliteBackendOptions } from '../src/index.js';
 import { useTempDirs } from './helpers.js';
 
 const CHILD = fileURLToPath(new URL('./fixtures/stampede-child.mjs', import.meta.url));
+const WRITER = fileURLToPath(new URL('./fixtures/writer-child.mjs', import.meta.url));
 const tempDir = useTempDirs();
 
 interface Message {
@@ -169,5 +171,53 @@ describe('SqliteBackend across processes', () => {
     const values = new Set(done.flatMap((message) => message.distinct!));
     expect(values.size).toBe(1);
     expect(JSON.parse([...values][0]!).by).toBe(creations[0]!.pid);
+  });
+});
+
+describe('SqliteBackend: a holder killed after storing the value', () => {
+  it('its waiters get the value at their next poll, not after its lock TTL', async () => {
+    const filename = path.join(tempDir(), 'shared.db');
+    const lockTimeout = 5;
+    const holder = spawn(
+      process.execPath,
+      [WRITER, JSON.stringify({ filename, key: 'k', lockTimeout })],
+      { stdio: ['pipe', 'pipe', 'inherit'] },
+    );
+    const lines: string[] = [];
+    holder
+      .stdout!.setEncoding('utf8')
+      .on('data', (chunk: string) => lines.push(...chunk.split('\n')));
+    const sawLine = async (line: string) => {
+      const deadline = Date.now() + 10_000;
+      while (!lines.includes(line)) {
+        if (Date.now() > deadline || holder.exitCode !== null) throw new Error(`no "${line}"`);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    };
+    try {
+      await sawLine('locked');
+      const backend = new SqliteBackend({ filename, lockTimeout });
+      const region = makeRegion().configure(backend, { expirationTime: 60 });
+      let ran = 0;
+      const waiting = region.getOrCreate('k', () => {
+        ran++;
+        return 'created by a waiter';
+      });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      holder.stdin!.write('write\n');
+      await sawLine('written');
+      const writtenAt = performance.now();
+      holder.kill('SIGKILL');
+      expect(await waiting).toBe('from the dead holder');
+      const waited = performance.now() - writtenAt;
+      expect(ran).toBe(0);
+      // lockPollMax is 10 ms here; the rest is slack for a loaded machine, far below the 5 s TTL.
+      expect(waited).toBeLessThan(1000);
+      console.log(`waiter got the dead holder's value ${waited.toFixed(0)} ms after it was stored`);
+      expect(await backend.getMutex('k')!.locked()).toBe(true);
+      await region.close();
+    } finally {
+      if (holder.exitCode === null) holder.kill('SIGKILL');
+    }
   });
 });
