@@ -1,12 +1,37 @@
 /**
+ * The codes of the errors `@dogpile/core` throws or reports. Stable across releases: match on them.
+ * Backend packages add their own (`ERR_REDIS_*`, `ERR_SQLITE_*`, ...), each a union in its own
+ * `errors.ts`.
+ */
+export type DogpileErrorCode =
+  | 'ERR_REGION_ALREADY_CONFIGURED'
+  | 'ERR_REGION_NOT_CONFIGURED'
+  | 'ERR_REGION_CLOSED'
+  | 'ERR_VALIDATION'
+  | 'ERR_PLUGIN_NOT_FOUND'
+  | 'ERR_CANT_DESERIALIZE'
+  | 'ERR_LOCK_TIMEOUT'
+  | 'ERR_SERIALIZATION'
+  | 'ERR_LOCK_LOST'
+  | 'ERR_LOCK_STATE'
+  | 'ERR_BACKEND_CLOSED'
+  | 'ERR_INVALIDATION_NOT_ATTACHED'
+  | 'ERR_NEED_REGENERATION';
+
+/**
  * Every error this project throws on purpose is a {@link DogpileError}. Match on `code`, which is
  * stable across releases, rather than on the class or the message.
+ *
+ * @example
+ * try { await region.get(key) } catch (e) {
+ *   if (e instanceof DogpileError && e.code === 'ERR_REGION_CLOSED') ...
+ * }
  */
-export class DogpileError extends Error {
+export class DogpileError<Code extends string = DogpileErrorCode | (string & {})> extends Error {
   /** A stable, machine-readable identifier such as `'ERR_REGION_NOT_CONFIGURED'`. */
-  readonly code: string;
+  readonly code: Code;
 
-  constructor(code: string, message: string, options?: ErrorOptions) {
+  constructor(code: Code, message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
@@ -14,7 +39,7 @@ export class DogpileError extends Error {
 }
 
 /** `configure()` was called on a region that already has a backend. */
-export class RegionAlreadyConfiguredError extends DogpileError {
+export class RegionAlreadyConfiguredError extends DogpileError<'ERR_REGION_ALREADY_CONFIGURED'> {
   constructor(regionName: string) {
     super(
       'ERR_REGION_ALREADY_CONFIGURED',
@@ -24,7 +49,7 @@ export class RegionAlreadyConfiguredError extends DogpileError {
 }
 
 /** The region was used before `configure()` gave it a backend. */
-export class RegionNotConfiguredError extends DogpileError {
+export class RegionNotConfiguredError extends DogpileError<'ERR_REGION_NOT_CONFIGURED'> {
   constructor(regionName: string) {
     super(
       'ERR_REGION_NOT_CONFIGURED',
@@ -34,14 +59,14 @@ export class RegionNotConfiguredError extends DogpileError {
 }
 
 /** An option or argument was out of range or of the wrong kind. */
-export class ValidationError extends DogpileError {
+export class ValidationError extends DogpileError<'ERR_VALIDATION'> {
   constructor(message: string, options?: ErrorOptions) {
     super('ERR_VALIDATION', message, options);
   }
 }
 
 /** A backend name was given that no package registered. */
-export class PluginNotFoundError extends DogpileError {
+export class PluginNotFoundError extends DogpileError<'ERR_PLUGIN_NOT_FOUND'> {
   constructor(name: string, known: readonly string[], options?: ErrorOptions) {
     super(
       'ERR_PLUGIN_NOT_FOUND',
@@ -56,14 +81,14 @@ export class PluginNotFoundError extends DogpileError {
  * A serializer could not read stored bytes. The region treats it as a miss and regenerates the
  * value, as dogpile.cache does with `CantDeserializeException`.
  */
-export class CantDeserializeError extends DogpileError {
+export class CantDeserializeError extends DogpileError<'ERR_CANT_DESERIALIZE'> {
   constructor(message = 'The stored bytes could not be deserialized.', options?: ErrorOptions) {
     super('ERR_CANT_DESERIALIZE', message, options);
   }
 }
 
 /** A caller waited longer than its lock wait timeout for another caller's creator. */
-export class LockTimeoutError extends DogpileError {
+export class LockTimeoutError extends DogpileError<'ERR_LOCK_TIMEOUT'> {
   constructor(key: string, waitedMs: number) {
     super(
       'ERR_LOCK_TIMEOUT',
@@ -74,7 +99,7 @@ export class LockTimeoutError extends DogpileError {
 }
 
 /** A value could not be serialized for storage. Nothing was written. */
-export class SerializationError extends DogpileError {
+export class SerializationError extends DogpileError<'ERR_SERIALIZATION'> {
   constructor(message: string, options?: ErrorOptions) {
     super('ERR_SERIALIZATION', message, options);
   }
@@ -85,22 +110,52 @@ export class SerializationError extends DogpileError {
  * before the holder could extend or release it, so another process may have run the creator too.
  * Reported on the `dogpile:error` channel, never thrown to a caller.
  */
-export class LockLostError extends DogpileError {
+export class LockLostError extends DogpileError<'ERR_LOCK_LOST'> {
   constructor(message: string, options?: ErrorOptions) {
     super('ERR_LOCK_LOST', message, options);
   }
 }
 
 /** A mutex was used in a way its state forbids, such as a blocking acquire of a lock it holds. */
-export class LockStateError extends DogpileError {
+export class LockStateError extends DogpileError<'ERR_LOCK_STATE'> {
   constructor(message: string) {
     super('ERR_LOCK_STATE', message);
   }
 }
 
 /** A backend (or its locks) was used, or waited on, after `close()`. */
-export class BackendClosedError extends DogpileError {
+export class BackendClosedError extends DogpileError<'ERR_BACKEND_CLOSED'> {
   constructor(message: string) {
     super('ERR_BACKEND_CLOSED', message);
+  }
+}
+
+/** The region was used after `close()`. */
+export class RegionClosedError extends DogpileError<'ERR_REGION_CLOSED'> {
+  constructor(regionName: string) {
+    super(
+      'ERR_REGION_CLOSED',
+      `Region ${regionName} was closed. Configure it again (with replaceExistingBackend) or make a new region.`,
+    );
+  }
+}
+
+/** A `BackendInvalidationStrategy` was used before a region gave it a backend. */
+export class InvalidationNotAttachedError extends DogpileError<'ERR_INVALIDATION_NOT_ATTACHED'> {
+  constructor() {
+    super(
+      'ERR_INVALIDATION_NOT_ATTACHED',
+      'This BackendInvalidationStrategy has no backend yet. Pass it to region.configure(backend, { regionInvalidator }) first.',
+    );
+  }
+}
+
+/**
+ * Thrown by a value-retrieval function to tell the {@link Lock} there is no value at all, as
+ * dogpile's `NeedRegenerationException`. The `Lock` catches it; it never reaches a region's caller.
+ */
+export class NeedRegenerationError extends DogpileError<'ERR_NEED_REGENERATION'> {
+  constructor() {
+    super('ERR_NEED_REGENERATION', 'No value is present; it must be created.');
   }
 }

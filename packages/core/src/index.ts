@@ -2,6 +2,7 @@
 export { BytesBackend, CacheBackend, type KeyMangler } from './backend/backend.js';
 export {
   type BackendFactory,
+  type BackendResolveOptions,
   getBackendFactory,
   KNOWN_BACKEND_PACKAGES,
   loadBackendFactory,
@@ -19,11 +20,15 @@ export {
   BackendClosedError,
   CantDeserializeError,
   DogpileError,
+  type DogpileErrorCode,
+  InvalidationNotAttachedError,
   LockLostError,
   LockStateError,
   LockTimeoutError,
+  NeedRegenerationError,
   PluginNotFoundError,
   RegionAlreadyConfiguredError,
+  RegionClosedError,
   RegionNotConfiguredError,
   SerializationError,
   ValidationError,
@@ -78,7 +83,6 @@ export {
   type AsyncCreator,
   Lock,
   type LockOptions,
-  NeedRegenerationError,
   type ValueAndCreated,
 } from './lock/lock.js';
 export {
@@ -104,14 +108,15 @@ export type {
   CachedMultiFunction,
   CacheMultiOnArgumentsOptions,
   CacheOnArgumentsOptions,
+  MultiDictResult,
 } from './region/cached-function.js';
-export { coerceStringConfig } from './region/coerce-config.js';
 export { type EarlyRefreshOptions, earlyRefreshProbability } from './region/early-refresh.js';
 export type { FailSafeOptions } from './region/fail-safe.js';
+export { coerceStringConfig, type FlatConfig, readFlatConfig } from './region/flat-config.js';
 export type { CallWaitOptions, LockWaitOptions, OnLockTimeout } from './region/lock-wait.js';
 export type { MultiCreator } from './region/multi-flow.js';
 export type { RefreshOptions } from './region/refresh-options.js';
-export { CacheRegion, type MultiDictResult, makeRegion } from './region/region.js';
+export { CacheRegion, makeRegion } from './region/region.js';
 export type {
   AsyncCreationRunner,
   CachingRegion,

@@ -22,8 +22,7 @@ export type RedisErrorCode =
   | 'ERR_REDIS_LOCK_LOST';
 
 /** Every error `@dogpile/redis` throws or reports. Match on `code`; the cause is the ioredis error. */
-export class RedisBackendError extends DogpileError {
-  declare readonly code: RedisErrorCode;
+export class RedisBackendError extends DogpileError<RedisErrorCode> {
 
   constructor(code: RedisErrorCode, message: string, options?: ErrorOptions) {
     super(code, message, options);

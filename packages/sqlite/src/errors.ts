@@ -23,8 +23,7 @@ export type SqliteBackendErrorCode =
  * Every failure of the SQLite backend and its mutex. Match on `code`; `sqliteCode` holds
  * SQLite's own extended code (`'SQLITE_BUSY'`, `'SQLITE_NOTADB'`, ...) when there was one.
  */
-export class SqliteBackendError extends DogpileError {
-  declare readonly code: SqliteBackendErrorCode;
+export class SqliteBackendError extends DogpileError<SqliteBackendErrorCode> {
   readonly sqliteCode: string | undefined;
 
   constructor(

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
-import { PluginNotFoundError } from '../errors.js';
+import { dirname } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { PluginNotFoundError, ValidationError } from '../errors.js';
 import type { CacheBackend } from './backend.js';
 import { NullBackend } from './null-backend.js';
 
@@ -9,18 +10,57 @@ export type BackendFactory = (args: Record<string, unknown>) => CacheBackend;
 
 const factories = new Map<string, BackendFactory>([['null', () => new NullBackend()]]);
 
-/** The packages `configureFromConfig` imports when a config names their backend. */
+/**
+ * The packages `configureFromConfig` imports when a config names their backend. Python
+ * dogpile.cache's names are here too (`'dogpile.cache.pymemcache'` is `@dogpile/memcached`,
+ * `'dogpile.cache.dbm'` is `@dogpile/file`), so a Python config works unchanged once the package
+ * is installed; each package registers those names.
+ */
 export const KNOWN_BACKEND_PACKAGES: Readonly<Record<string, string>> = Object.freeze({
   memory: '@dogpile/memory',
+  memory_pickle: '@dogpile/memory',
   redis: '@dogpile/redis',
   memcached: '@dogpile/memcached',
+  pymemcache: '@dogpile/memcached',
+  pylibmc: '@dogpile/memcached',
+  bmemcached: '@dogpile/memcached',
   sqlite: '@dogpile/sqlite',
   file: '@dogpile/file',
+  dbm: '@dogpile/file',
 });
+
+/** Where {@link loadBackendFactory} looks for a backend package. */
+export interface BackendResolveOptions {
+  /**
+   * A file or directory of the application (`import.meta.url` works) to resolve backend packages
+   * from, tried before the main script's directory and the working directory. Default: none.
+   *
+   * @example
+   * await region.configureFromConfig(config, 'cache.', { resolveFrom: import.meta.url });
+   */
+  resolveFrom?: string | URL;
+}
 
 // Python configs say "dogpile.cache.redis"; accept them unchanged.
 function normalize(name: string): string {
   return name.startsWith('dogpile.cache.') ? name.slice('dogpile.cache.'.length) : name;
+}
+
+/** Directories to resolve a backend package from, the application's own first. */
+function resolveBases(options: BackendResolveOptions): string[] {
+  const bases: string[] = [];
+  const from = options.resolveFrom;
+  if (from !== undefined) {
+    const path =
+      from instanceof URL || from.startsWith('file:') ? fileURLToPath(from) : String(from);
+    // A directory given without a trailing slash would resolve from its parent.
+    bases.push(path.endsWith('/') ? path : `${path}/`);
+    bases.push(`${dirname(path)}/`);
+  }
+  const main = process.argv[1];
+  if (main) bases.push(`${dirname(main)}/`);
+  bases.push(`${process.cwd()}/`);
+  return bases;
 }
 
 /**
@@ -38,25 +78,57 @@ export function getBackendFactory(name: string): BackendFactory {
   return factory;
 }
 
+/** `backend` itself if it is a backend, or the one its registered factory builds from `args`. */
+export function backendFrom(
+  backend: CacheBackend | string,
+  args: Record<string, unknown>,
+): CacheBackend {
+  if (typeof backend === 'string') return getBackendFactory(backend)(args);
+  if (backend && typeof backend === 'object' && typeof backend.get === 'function') return backend;
+  throw new ValidationError(
+    'configure() takes a backend instance (new MemoryBackend()) or a registered backend name.',
+  );
+}
+
 /**
- * Like {@link getBackendFactory}, but first imports the package of a known backend that is not
- * registered yet. The package is resolved from this module, then from the working directory, so
- * an application that installed `@dogpile/redis` can name `'redis'` in its config.
+ * Like {@link getBackendFactory}, but first imports the package of a known backend
+ * ({@link KNOWN_BACKEND_PACKAGES}) that is not registered yet. The package is resolved from
+ * `@dogpile/core` itself, then from `resolveFrom`, the main script's directory and the working
+ * directory, so an application that installed `@dogpile/redis` can name `'redis'` in its config
+ * wherever it is started from.
  */
-export async function loadBackendFactory(name: string): Promise<BackendFactory> {
+export async function loadBackendFactory(
+  name: string,
+  options: BackendResolveOptions = {},
+): Promise<BackendFactory> {
   const key = normalize(name);
   const pkg = KNOWN_BACKEND_PACKAGES[key];
-  if (!factories.has(key) && pkg) {
-    try {
-      await import(pkg);
-    } catch (first) {
-      try {
-        const resolved = createRequire(`${process.cwd()}/`).resolve(pkg);
-        await import(pathToFileURL(resolved).href);
-      } catch {
-        throw new PluginNotFoundError(name, [...factories.keys()], { cause: first });
-      }
-    }
-  }
+  if (!factories.has(key) && pkg) await importBackendPackage(name, pkg, options);
   return getBackendFactory(name);
+}
+
+async function importBackendPackage(
+  name: string,
+  pkg: string,
+  options: BackendResolveOptions,
+): Promise<void> {
+  let firstError: unknown;
+  try {
+    await import(pkg);
+    return;
+  } catch (error) {
+    firstError = error;
+  }
+  for (const base of resolveBases(options)) {
+    let resolved: string;
+    try {
+      resolved = createRequire(base).resolve(pkg);
+    } catch {
+      continue;
+    }
+    // Found but failing to load is the package's own error: say so rather than "not found".
+    await import(pathToFileURL(resolved).href);
+    return;
+  }
+  throw new PluginNotFoundError(name, [...factories.keys()], { cause: firstError });
 }

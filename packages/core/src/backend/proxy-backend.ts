@@ -20,6 +20,13 @@ import type { CachedValue } from './cached-value.js';
 export class ProxyBackend extends CacheBackend {
   #proxied: CacheBackend | undefined;
 
+  /** The backend behind every proxy in front of `backend` (`backend` itself if it is none). */
+  static innermost(backend: CacheBackend): CacheBackend {
+    let inner = backend;
+    while (inner instanceof ProxyBackend) inner = inner.proxied;
+    return inner;
+  }
+
   /** The backend this proxy forwards to. */
   get proxied(): CacheBackend {
     if (!this.#proxied) {

@@ -1,7 +1,7 @@
 import type { CacheBackend } from '../backend/backend.js';
 import { CachedValue, VALUE_VERSION } from '../backend/cached-value.js';
 import { type Duration, toSeconds } from '../duration.js';
-import { DogpileError, ValidationError } from '../errors.js';
+import { InvalidationNotAttachedError, ValidationError } from '../errors.js';
 import { reportError } from '../instrumentation.js';
 import { NO_VALUE, type NoValue } from '../no-value.js';
 import type { InvalidationContext, RegionInvalidationStrategy } from './invalidation.js';
@@ -144,10 +144,7 @@ export class BackendInvalidationStrategy implements RegionInvalidationStrategy {
   #backend(): CacheBackend {
     if (this.#ownBackend !== undefined) return this.#ownBackend;
     if (this.#context === undefined) {
-      throw new DogpileError(
-        'ERR_INVALIDATION_NOT_ATTACHED',
-        'This BackendInvalidationStrategy has no backend yet. Pass it to region.configure(backend, { regionInvalidator }) first.',
-      );
+      throw new InvalidationNotAttachedError();
     }
     return this.#context.backend();
   }

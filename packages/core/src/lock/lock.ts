@@ -1,16 +1,6 @@
-import { DogpileError, LockTimeoutError } from '../errors.js';
+import { LockTimeoutError, NeedRegenerationError } from '../errors.js';
 import { reportError } from '../instrumentation.js';
 import type { AcquireOptions, CacheMutex } from './mutex.js';
-
-/**
- * Thrown by a value-retrieval function to tell the {@link Lock} there is no value at all, as
- * dogpile's `NeedRegenerationException`.
- */
-export class NeedRegenerationError extends DogpileError {
-  constructor() {
-    super('ERR_NEED_REGENERATION', 'No value is present; it must be created.');
-  }
-}
 
 /** A value and its creation time in seconds since the epoch; a time of 0 or less means none. */
 export type ValueAndCreated<T> = readonly [value: T, createdTime: number];

@@ -8,6 +8,9 @@ import type {
 import { NO_VALUE, type NoValue } from '../no-value.js';
 import type { CachingRegion } from './region-options.js';
 
+/** What a `cacheMultiOnArguments({ asdict: true })` function returns. */
+export type MultiDictResult<A, R> = ReadonlyMap<A, R> | Readonly<Record<string, R>>;
+
 /** Options of `CacheRegion.cacheOnArguments`. */
 export interface CacheOnArgumentsOptions<R> {
   /** The key prefix. Default: the function's name (an anonymous function must be given one). */

@@ -1,6 +1,9 @@
-import type { CacheMetadata } from '../backend/cached-value.js';
+import type { CachedValue, CacheMetadata } from '../backend/cached-value.js';
 import { ValidationError } from '../errors.js';
+import { reportError } from '../instrumentation.js';
 import type { RandomSource } from '../random.js';
+import type { Freshness } from './freshness.js';
+import { type FlowContext, type MissCall, MissFlow } from './miss-flow.js';
 
 /**
  * Probabilistic early refresh, "XFetch" (Vattani, Chierichetti, Lowenstein: Optimal Probabilistic
@@ -73,4 +76,38 @@ export function shouldRefreshEarly(
   const probability = earlyRefreshProbability(metadata, expiration, now, beta);
   // `random()` is in [0, 1): a probability of 0 never refreshes, and 1 always does.
   return probability > 0 && random() < probability;
+}
+
+/** What {@link refreshEarly} needs: the call that read a fresh value, and the region's parts. */
+export interface EarlyRefreshCall<T> {
+  readonly flow: FlowContext;
+  readonly call: MissCall<T>;
+  readonly freshness: Freshness;
+  readonly random: RandomSource;
+}
+
+/**
+ * A fresh value was read with early refresh on: flips the coin and, if it says so, runs the miss
+ * flow for it (one creator, as for a stale value). The value in hand is still fresh, so a failed
+ * refresh does not fail the read: it is reported, the value served, and later reads flip again.
+ */
+export function refreshEarly<T>({
+  flow,
+  call,
+  freshness,
+  random,
+}: EarlyRefreshCall<T>): T | Promise<T> {
+  const value = call.first as CachedValue;
+  const { expiration, earlyBeta } = call.settings;
+  if (
+    expiration === null ||
+    !shouldRefreshEarly(value.metadata, expiration, freshness.now(), earlyBeta, random)
+  ) {
+    return value.payload as T;
+  }
+  return new MissFlow<T>(flow, call).run().catch((error: unknown) => {
+    if (error instanceof ValidationError) throw error;
+    reportError({ operation: 'earlyRefresh', region: flow.name, key: call.key, error });
+    return value.payload as T;
+  });
 }

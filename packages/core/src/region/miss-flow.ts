@@ -1,6 +1,6 @@
 import { CachedValue } from '../backend/cached-value.js';
 import type { Clock } from '../clock.js';
-import { LockTimeoutError } from '../errors.js';
+import { LockTimeoutError, NeedRegenerationError } from '../errors.js';
 import {
   lockWaitChannel,
   publishLockWait,
@@ -8,9 +8,10 @@ import {
   reportError,
 } from '../instrumentation.js';
 import type { KeyedLocks } from '../lock/keyed-locks.js';
-import { Lock, NeedRegenerationError, type ValueAndCreated } from '../lock/lock.js';
-import { type AcquireOptions, type CacheMutex, NullMutex } from '../lock/mutex.js';
+import { Lock, type ValueAndCreated } from '../lock/lock.js';
+import { type CacheMutex, NullMutex } from '../lock/mutex.js';
 import { timeWaits } from '../lock/timed-mutex.js';
+import { FREE, WaitForValue } from '../lock/wait-for-value.js';
 import type { NoValue } from '../no-value.js';
 import { NO_VALUE } from '../no-value.js';
 import { FailSafeMutex, servableOnError } from './fail-safe.js';
@@ -53,45 +54,7 @@ export interface MissCall<T> {
   readonly readFailed: boolean;
 }
 
-/** A mutex that is always free: the backend has none, or this call no longer uses it. */
-const FREE: CacheMutex = {
-  acquire: async () => true,
-  release: async () => {},
-  locked: async () => false,
-};
 const NEED_REGENERATION = new NeedRegenerationError();
-
-/**
- * The backend's mutex as a caller with no value takes it: while another process holds it, the
- * caller waits for that release (or for the value: `until` re-reads at each poll) rather than
- * queueing for the lock, and resolves `false`, so dogpile's `Lock` reads again, as it does after
- * a blocking acquire that gave up.
- */
-class WaitForValue implements CacheMutex {
-  /** The last blocking acquire ended at a release (or a found value), not at a timeout. */
-  released = false;
-
-  constructor(
-    readonly inner: CacheMutex,
-    readonly until: () => Promise<boolean>,
-  ) {}
-
-  async acquire(wait = true, options?: AcquireOptions): Promise<boolean> {
-    const waitForRelease = this.inner.waitForRelease;
-    if (!wait || waitForRelease === undefined) return this.inner.acquire(wait, options);
-    if (await this.inner.acquire(false)) return true;
-    this.released = await waitForRelease.call(this.inner, { ...options, until: this.until });
-    return false;
-  }
-
-  release(): Promise<void> {
-    return this.inner.release();
-  }
-
-  locked(): Promise<boolean> {
-    return this.inner.locked();
-  }
-}
 
 /**
  * The miss path of `getOrCreate`, read top to bottom in {@link run}: coalesce with the caller of

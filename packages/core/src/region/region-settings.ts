@@ -286,3 +286,10 @@ export function checkConfigureOptions(
     throw new ValidationError('wrap must be an array of proxies, outermost first.');
   }
 }
+
+/** A creator must be a function: checked before anything is read or locked. */
+export function checkCreator(creator: unknown): void {
+  if (typeof creator !== 'function') {
+    throw new ValidationError(`creator must be a function; got ${typeof creator}.`);
+  }
+}

@@ -1,23 +1,20 @@
 import type { CacheBackend, KeyMangler } from '../backend/backend.js';
-import { getBackendFactory, loadBackendFactory } from '../backend/backend-registry.js';
+import {
+  type BackendResolveOptions,
+  backendFrom,
+  loadBackendFactory,
+} from '../backend/backend-registry.js';
 import { CachedValue } from '../backend/cached-value.js';
 import { ProxyBackend } from '../backend/proxy-backend.js';
 import type { Serializer } from '../backend/serializer.js';
 import { type Clock, systemClock } from '../clock.js';
-import type { Duration } from '../duration.js';
 import {
-  DogpileError,
   RegionAlreadyConfiguredError,
+  RegionClosedError,
   RegionNotConfiguredError,
   ValidationError,
 } from '../errors.js';
-import {
-  hitChannel,
-  missChannel,
-  publishHit,
-  publishMiss,
-  reportError,
-} from '../instrumentation.js';
+import { hitChannel, missChannel, publishHit, publishMiss } from '../instrumentation.js';
 import {
   DefaultInvalidationStrategy,
   type RegionInvalidationStrategy,
@@ -39,14 +36,16 @@ import {
   type CachedMultiFunction,
   type CacheMultiOnArgumentsOptions,
   type CacheOnArgumentsOptions,
+  type MultiDictResult,
   makeCachedFunction,
   makeCachedMultiFunction,
 } from './cached-function.js';
-import { coerceStringConfig } from './coerce-config.js';
-import { shouldRefreshEarly } from './early-refresh.js';
+import { type Configured, configure } from './configured.js';
+import { refreshEarly } from './early-refresh.js';
+import { readFlatConfig } from './flat-config.js';
 import { Freshness } from './freshness.js';
 import { Handoffs } from './handoff.js';
-import { type FlowContext, type MissCall, MissFlow } from './miss-flow.js';
+import { MissFlow } from './miss-flow.js';
 import { type MultiCreator, MultiFlow } from './multi-flow.js';
 import type {
   ConfigureOptions,
@@ -59,29 +58,13 @@ import type {
 import {
   type CallSettings,
   checkConfigureOptions,
+  checkCreator,
   checkGetOptions,
   parseExpiration,
   type RegionSettings,
-  regionCallSettings,
   resolveCallSettings,
   resolveRegionSettings,
 } from './region-settings.js';
-import { RegionStore } from './region-store.js';
-
-/** What a `cacheMultiOnArguments({ asdict: true })` function returns. */
-export type MultiDictResult<A, R> = ReadonlyMap<A, R> | Readonly<Record<string, R>>;
-
-function notAFunction(what: string, value: unknown): never {
-  throw new ValidationError(`${what} must be a function; got ${typeof value}.`);
-}
-
-/** What `configure` sets up; replaced as a whole by the next `configure`. */
-interface Configured {
-  readonly store: RegionStore;
-  /** Every call's settings when it passes no options. */
-  readonly defaults: CallSettings;
-  readonly flow: FlowContext;
-}
 
 /**
  * A cache region: the front end to one backend, the port of dogpile.cache's `CacheRegion`.
@@ -134,16 +117,7 @@ export class CacheRegion {
       throw new RegionAlreadyConfiguredError(this.name);
     }
     const expiration = parseExpiration(options.expirationTime);
-    let instance: CacheBackend;
-    if (typeof backend === 'string') {
-      instance = getBackendFactory(backend)(options.arguments ?? {});
-    } else if (backend && typeof backend === 'object' && typeof backend.get === 'function') {
-      instance = backend;
-    } else {
-      throw new ValidationError(
-        'configure() takes a backend instance (new MemoryBackend()) or a registered backend name.',
-      );
-    }
+    const instance = backendFrom(backend, options.arguments ?? {});
     if (options.regionInvalidator) this.#freshness.invalidator = options.regionInvalidator;
     this.#closed = false;
     this.#backend = instance;
@@ -162,29 +136,20 @@ export class CacheRegion {
 
   /** Builds the store and the flows around `backend` (the outermost proxy, when wrapped). */
   #setUp(backend: CacheBackend, expiration: number | null): void {
-    const inner = innermost(backend);
-    const store = new RegionStore({
+    this.#configured = configure({
       backend,
-      keyMangler: this.#settings.keyMangler ?? inner.keyMangler,
-      serializer: this.#settings.serializer ?? inner.serializer,
-      region: this.name,
+      expiration,
+      settings: this.#settings,
+      parts: {
+        region: this,
+        clock: this.#clock,
+        freshness: this.#freshness,
+        locks: this.#locks,
+        handoffs: this.#handoffs,
+        background: this.#background,
+      },
+      isCurrent: (store) => this.#configured?.store === store,
     });
-    const flow: FlowContext = {
-      name: this.name,
-      store,
-      locks: this.#locks,
-      handoffs: this.#handoffs,
-      freshness: this.#freshness,
-      clock: this.#clock,
-      asyncCreationRunner: this.#settings.asyncCreationRunner,
-      region: this,
-      background: (job, mutex, key) =>
-        this.#background.start(job, mutex, (error, operation) =>
-          reportError({ operation, region: this.name, key, error }),
-        ),
-      isCurrent: (s) => this.#configured?.store === s,
-    };
-    this.#configured = { store, defaults: regionCallSettings(this.#settings, expiration), flow };
   }
 
   /**
@@ -192,6 +157,8 @@ export class CacheRegion {
    * names the backend (its package is imported if installed), `<prefix>expirationTime` (or
    * `expiration_time`), and every `<prefix>arguments.<name>` becomes a backend argument, with
    * snake_case names turned to camelCase. String values are coerced (`'30'` → 30, `'true'` → true).
+   * A backend package that is not imported yet is imported: see {@link loadBackendFactory} for
+   * where it is looked for. It is async for that import.
    *
    * @example
    * await region.configureFromConfig(
@@ -202,29 +169,13 @@ export class CacheRegion {
   async configureFromConfig(
     config: Readonly<Record<string, unknown>>,
     prefix: string,
+    options: BackendResolveOptions = {},
   ): Promise<this> {
-    const values = coerceStringConfig(config);
-    const name = values[`${prefix}backend`];
-    if (typeof name !== 'string' || name === '') {
-      throw new ValidationError(`The config has no "${prefix}backend" naming a backend.`);
-    }
-    const argPrefix = `${prefix}arguments.`;
-    const args: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(values)) {
-      if (key.startsWith(argPrefix)) {
-        args[
-          key.slice(argPrefix.length).replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase())
-        ] = value;
-      }
-    }
-    const factory = await loadBackendFactory(name);
-    const expirationTime = (values[`${prefix}expirationTime`] ??
-      values[`${prefix}expiration_time`]) as Duration | null | undefined;
-    const replace =
-      values[`${prefix}replaceExistingBackend`] ?? values[`${prefix}replace_existing_backend`];
-    return this.configure(factory(args), {
-      expirationTime: expirationTime ?? null,
-      replaceExistingBackend: replace === true,
+    const flat = readFlatConfig(config, prefix);
+    const factory = await loadBackendFactory(flat.backend, options);
+    return this.configure(factory(flat.arguments), {
+      expirationTime: flat.expirationTime,
+      replaceExistingBackend: flat.replaceExistingBackend,
     });
   }
 
@@ -251,12 +202,15 @@ export class CacheRegion {
 
   /** The backend behind every proxy. */
   get actualBackend(): CacheBackend {
-    return innermost(this.backend);
+    return ProxyBackend.innermost(this.backend);
   }
 
   /** The key mangler in use: the region's own, else the backend's; `undefined` for none. */
   get keyMangler(): KeyMangler | undefined {
-    return this.#settings.keyMangler ?? (this.#backend && innermost(this.#backend).keyMangler);
+    return (
+      this.#settings.keyMangler ??
+      (this.#backend && ProxyBackend.innermost(this.#backend).keyMangler)
+    );
   }
 
   /** The serializer in use: the region's own, else the backend's; `undefined` for objects. */
@@ -290,10 +244,7 @@ export class CacheRegion {
 
   #notConfigured(): never {
     if (this.#closed) {
-      throw new DogpileError(
-        'ERR_REGION_CLOSED',
-        `Region ${this.name} was closed. Configure it again (with replaceExistingBackend) or make a new region.`,
-      );
+      throw new RegionClosedError(this.name);
     }
     throw new RegionNotConfiguredError(this.name);
   }
@@ -444,7 +395,7 @@ export class CacheRegion {
   ): Promise<T> {
     const { store, defaults, flow } = this.#open();
     const mangled = store.key(key);
-    if (typeof creator !== 'function') notAFunction('creator', creator);
+    checkCreator(creator);
     // Every option is checked here, before anything is read or locked.
     const settings =
       options === undefined
@@ -463,36 +414,11 @@ export class CacheRegion {
       if (hitChannel.hasSubscribers) publishHit(this.name, key);
       if (settings.earlyBeta === 0) return value.payload as T;
       const call = { key, mangled, first: value, creator, settings, early: true, readFailed };
-      return this.#refreshEarly(flow, call);
+      return refreshEarly({ flow, call, freshness: this.#freshness, random: this.#random });
     }
     if (missChannel.hasSubscribers) publishMiss(this.name, key, !this.#freshness.isMiss(value));
     const call = { key, mangled, first: value, creator, settings, early: false, readFailed };
     return new MissFlow<T>(flow, call).run();
-  }
-
-  /** A fresh value was read with early refresh on: flips the coin, regenerating if it says so. */
-  #refreshEarly<T>(flow: FlowContext, call: MissCall<T>): T | Promise<T> {
-    const value = call.first as CachedValue;
-    const { expiration, earlyBeta } = call.settings;
-    if (
-      expiration === null ||
-      !shouldRefreshEarly(
-        value.metadata,
-        expiration,
-        this.#freshness.now(),
-        earlyBeta,
-        this.#random,
-      )
-    ) {
-      return value.payload as T;
-    }
-    // The value in hand is still fresh: a failed refresh must not fail the read. It is reported,
-    // and the next reads flip the coin again.
-    return new MissFlow<T>(flow, call).run().catch((error: unknown) => {
-      if (error instanceof ValidationError) throw error;
-      reportError({ operation: 'earlyRefresh', region: this.name, key: call.key, error });
-      return value.payload as T;
-    });
   }
 
   /**
@@ -511,7 +437,7 @@ export class CacheRegion {
     options?: GetOrCreateMultiOptions<T>,
   ): Promise<T[]> {
     const { defaults, flow } = this.#open();
-    if (typeof creator !== 'function') notAFunction('creator', creator);
+    checkCreator(creator);
     const settings =
       options === undefined
         ? defaults
@@ -566,13 +492,6 @@ export class CacheRegion {
         never
       >;
   }
-}
-
-/** The backend behind every proxy. */
-function innermost(backend: CacheBackend): CacheBackend {
-  let inner = backend;
-  while (inner instanceof ProxyBackend) inner = inner.proxied;
-  return inner;
 }
 
 /** Makes a new {@link CacheRegion}; the same as `new CacheRegion(options)`. */

@@ -1,0 +1,78 @@
+import type { CacheBackend } from '../backend/backend.js';
+import { ProxyBackend } from '../backend/proxy-backend.js';
+import type { Clock } from '../clock.js';
+import { reportError } from '../instrumentation.js';
+import type { KeyedLocks } from '../lock/keyed-locks.js';
+import type { BackgroundRefresher } from './background-refresh.js';
+import type { Freshness } from './freshness.js';
+import type { Handoffs } from './handoff.js';
+import type { FlowContext } from './miss-flow.js';
+import type { CachingRegion } from './region-options.js';
+import { type CallSettings, type RegionSettings, regionCallSettings } from './region-settings.js';
+import { RegionStore } from './region-store.js';
+
+/** What `configure` sets up; replaced as a whole by the next `configure` or `wrap`. */
+export interface Configured {
+  readonly store: RegionStore;
+  /** Every call's settings when it passes no options. */
+  readonly defaults: CallSettings;
+  readonly flow: FlowContext;
+}
+
+/** What a region keeps for its whole life, whatever backend it is given. */
+export interface RegionParts {
+  readonly region: CachingRegion & { readonly name: string };
+  readonly clock: Clock;
+  readonly freshness: Freshness;
+  readonly locks: KeyedLocks;
+  readonly handoffs: Handoffs;
+  readonly background: BackgroundRefresher;
+}
+
+/** What {@link configure} builds from. */
+export interface ConfigureInput {
+  /** The outermost backend (a proxy, when wrapped). */
+  readonly backend: CacheBackend;
+  readonly expiration: number | null;
+  readonly settings: RegionSettings;
+  readonly parts: RegionParts;
+  /** Whether `store` is still the region's: a background job of an old backend must not write. */
+  readonly isCurrent: (store: RegionStore) => boolean;
+}
+
+/**
+ * Builds the store (the one door to `backend`) and the context the miss flows run in. The key
+ * mangler and serializer are the region's own, else those of the backend behind every proxy.
+ */
+export function configure({
+  backend,
+  expiration,
+  settings,
+  parts,
+  isCurrent,
+}: ConfigureInput): Configured {
+  const inner = ProxyBackend.innermost(backend);
+  const name = parts.region.name;
+  const store = new RegionStore({
+    backend,
+    keyMangler: settings.keyMangler ?? inner.keyMangler,
+    serializer: settings.serializer ?? inner.serializer,
+    region: name,
+  });
+  const flow: FlowContext = {
+    name,
+    store,
+    locks: parts.locks,
+    handoffs: parts.handoffs,
+    freshness: parts.freshness,
+    clock: parts.clock,
+    asyncCreationRunner: settings.asyncCreationRunner,
+    region: parts.region,
+    background: (job, mutex, key) =>
+      parts.background.start(job, mutex, (error, operation) =>
+        reportError({ operation, region: name, key, error }),
+      ),
+    isCurrent,
+  };
+  return { store, defaults: regionCallSettings(settings, expiration), flow };
+}
