@@ -15,7 +15,7 @@ export { jsonSerializer, type Serializer, v8Serializer } from './backend/seriali
 export { deserializeCachedValue, serializeCachedValue } from './backend/wire-format.js';
 // Primitives.
 export { type Clock, systemClock } from './clock.js';
-export { type Duration, toSeconds } from './duration.js';
+export { type Duration, type DurationString, type DurationUnit, toSeconds } from './duration.js';
 export {
   BackendClosedError,
   CantDeserializeError,
@@ -34,7 +34,9 @@ export {
   ValidationError,
 } from './errors.js';
 export {
+  type CoalescedEvent,
   channelNames,
+  coalescedChannel,
   type ErrorEvent,
   errorChannel,
   type HitEvent,
@@ -75,6 +77,7 @@ export {
   type ToStr,
 } from './keys/key-generators.js';
 export { validateKey } from './keys/key-validation.js';
+export { rejectUnknownOptions } from './known-options.js';
 // Locks: dogpile's Lock, the mutex contract, and the one distributed lock.
 export { LeaseLocks, type LeaseLocksOptions } from './lock/lease-locks.js';
 export { type LeaseHost, LeaseMutex } from './lock/lease-mutex.js';

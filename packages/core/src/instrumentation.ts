@@ -7,6 +7,7 @@ import { channel } from 'node:diagnostics_channel';
 export const channelNames = {
   hit: 'dogpile:hit',
   miss: 'dogpile:miss',
+  coalesced: 'dogpile:coalesced',
   staleServed: 'dogpile:stale-served',
   regenerationStart: 'dogpile:regeneration:start',
   regenerationEnd: 'dogpile:regeneration:end',
@@ -24,14 +25,25 @@ export interface HitEvent {
 
 /**
  * Published on `dogpile:miss`: `getOrCreate` (or `getOrCreateMulti`, per key) found no fresh
- * value, so the caller creates it, waits for it, or is served a stale one. Every such call
- * publishes exactly one hit or one miss.
+ * value and creates it, waits for another process's creator, or is served a stale one. Every
+ * `getOrCreate` call publishes exactly one hit, one miss or one coalesced event.
  */
 export interface MissEvent {
   region: string;
   key: string;
   /** A stale value (expired or soft-invalidated) was there; `false`: nothing usable at all. */
   stale: boolean;
+}
+
+/**
+ * Published on `dogpile:coalesced`: `getOrCreate` found nothing, and got the value another caller
+ * of this process created meanwhile (it waited for that caller instead of creating). In a
+ * stampede of 1,000 callers on a cold key: 1 miss and 999 coalesced, so hit-rate dashboards can
+ * count them as served by the cache.
+ */
+export interface CoalescedEvent {
+  region: string;
+  key: string;
 }
 
 /** Published on `dogpile:stale-served`: a caller got the stale value while the key regenerates. */
@@ -95,6 +107,8 @@ export interface ErrorEvent {
 export const hitChannel = channel(channelNames.hit);
 /** `getOrCreate` found no fresh value; messages are {@link MissEvent}s. */
 export const missChannel = channel(channelNames.miss);
+/** A caller got the value another caller created; messages are {@link CoalescedEvent}s. */
+export const coalescedChannel = channel(channelNames.coalesced);
 /** A stale value was served; messages are {@link StaleServedEvent}s. */
 export const staleServedChannel = channel(channelNames.staleServed);
 /** A creator is about to run; messages are {@link RegenerationStartEvent}s. */
@@ -115,6 +129,12 @@ export function publishHit(region: string, key: string): void {
 
 export function publishMiss(region: string, key: string, stale: boolean): void {
   if (missChannel.hasSubscribers) missChannel.publish({ region, key, stale } satisfies MissEvent);
+}
+
+export function publishCoalesced(region: string, key: string): void {
+  if (coalescedChannel.hasSubscribers) {
+    coalescedChannel.publish({ region, key } satisfies CoalescedEvent);
+  }
 }
 
 export function publishStaleServed(region: string, key: string, handedOver: boolean): void {

@@ -1,7 +1,8 @@
 /** The type of {@link NO_VALUE}. */
 export class NoValue {
+  /** dogpile.cache's `NoValue.NO_VALUE`, so logs read the same in both. */
   toString(): string {
-    return 'NO_VALUE';
+    return 'NoValue.NO_VALUE';
   }
   toJSON(): never {
     // Storing the marker itself would turn "no value" into a value on the next read.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { makeRegion, NO_VALUE, ValidationError } from '../src/index.js';
+import { type Duration, makeRegion, NO_VALUE, ValidationError } from '../src/index.js';
 import { deferred, ManualClock, OverlapCounter, settle, sleep } from './helpers.js';
 import { collectErrors, FlakyBackend } from './resilience-fixtures.js';
 
@@ -106,7 +106,7 @@ describe('failSafe: a failing backend', () => {
 });
 
 describe('staleIfError: a failing creator', () => {
-  function setup(staleIfError: number | string | undefined) {
+  function setup(staleIfError: Duration | undefined) {
     const clock = new ManualClock();
     const backend = new FlakyBackend();
     const region = makeRegion({ clock, staleIfError }).configure(backend, { expirationTime: 10 });
@@ -219,6 +219,6 @@ describe('staleIfError: a failing creator', () => {
   });
 
   it('is validated', () => {
-    expect(() => makeRegion({ staleIfError: 'a while' })).toThrow(ValidationError);
+    expect(() => makeRegion({ staleIfError: 'a while' as never })).toThrow(ValidationError);
   });
 });

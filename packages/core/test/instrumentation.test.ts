@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   type CacheMutex,
   channelNames,
+  coalescedChannel,
   errorChannel,
   hitChannel,
   lockWaitChannel,
@@ -89,6 +90,7 @@ describe('instrumentation costs nothing when nobody subscribes', () => {
       regenerationEndChannel,
       lockWaitChannel,
       errorChannel,
+      coalescedChannel,
     ];
     for (const channel of channels) expect(channel.hasSubscribers).toBe(false);
     const spies = channels.map((channel) => vi.spyOn(channel, 'publish'));
@@ -112,6 +114,26 @@ describe('instrumentation costs nothing when nobody subscribes', () => {
 });
 
 describe('getOrCreate publishes', () => {
+  it('a stampede on a cold key as 1 miss and the rest coalesced, never as 0 % hits', async () => {
+    const events = record();
+    const { region } = setup();
+    const gate = deferred<string>();
+    const callers = Array.from({ length: 100 }, () =>
+      region.getOrCreate('cold', () => gate.promise),
+    );
+    await settle();
+    gate.resolve('v');
+    expect(new Set(await Promise.all(callers))).toEqual(new Set(['v']));
+    const count = (name: string) => events.filter(([n]) => n === name).length;
+    expect(count('miss')).toBe(1);
+    expect(count('coalesced')).toBe(99);
+    expect(count('hit')).toBe(0);
+    expect(events.find(([n]) => n === 'coalesced')).toEqual([
+      'coalesced',
+      { region: 'r', key: 'cold' },
+    ]);
+  });
+
   it('a miss and the regeneration with its duration, then hits', async () => {
     const events = record();
     const { region, clock } = setup();

@@ -357,7 +357,7 @@ describe('resolveLockOptions', () => {
 
   it.each([
     [{ lockTimeout: 0 }, /TestBackend lockTimeout must be more than 0 seconds/],
-    [{ lockTimeout: 'soon' }, /lockTimeout must be seconds or a duration/],
+    [{ lockTimeout: 'soon' }, /lockTimeout must be a number of seconds or a duration string/],
     [
       { lockPollMin: '50ms', lockPollMax: '10ms' },
       /lockPollMax \(10 ms\) must not be less than lockPollMin \(50 ms\)/,

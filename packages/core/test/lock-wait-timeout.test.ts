@@ -309,7 +309,7 @@ describe('lockWaitTimeout in getOrCreateMulti', () => {
 
 describe('lock wait timeout options are validated', () => {
   it('at construction', () => {
-    expect(() => makeRegion({ lockWaitTimeout: 'soon' })).toThrow(ValidationError);
+    expect(() => makeRegion({ lockWaitTimeout: 'soon' as never })).toThrow(ValidationError);
     expect(() => makeRegion({ lockWaitTimeout: -5 })).toThrow(ValidationError);
     expect(() => makeRegion({ onLockTimeout: 'retry' as never })).toThrow(
       /onLockTimeout must be 'throw'.*or 'create'/,
@@ -318,9 +318,9 @@ describe('lock wait timeout options are validated', () => {
 
   it('per call, when the call has to wait or create', async () => {
     const region = makeRegion().configure(new MapBackend());
-    await expect(region.getOrCreate('k', () => 1, { lockWaitTimeout: 'soon' })).rejects.toThrow(
-      ValidationError,
-    );
+    await expect(
+      region.getOrCreate('k', () => 1, { lockWaitTimeout: 'soon' as never }),
+    ).rejects.toThrow(ValidationError);
     await expect(
       region.getOrCreate('k', () => 1, { onLockTimeout: 'wait' as never }),
     ).rejects.toThrow(ValidationError);

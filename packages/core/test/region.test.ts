@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   CachedValue,
   type CacheRegion,
+  type Duration,
   lengthConditionalMangler,
   makeRegion,
   NO_VALUE,
@@ -12,7 +13,7 @@ import {
 } from '../src/index.js';
 import { deferred, ManualClock, MapBackend, settle } from './helpers.js';
 
-function setup(options: RegionOptions = {}, expirationTime?: number | string) {
+function setup(options: RegionOptions = {}, expirationTime?: Duration) {
   const clock = new ManualClock();
   const backend = new MapBackend();
   const region = makeRegion({ clock, ...options }).configure(
@@ -317,13 +318,13 @@ describe('expiration', () => {
 
   it('rejects a bad expiration time with a ValidationError', async () => {
     const { region } = setup();
-    expect(() => makeRegion().configure(new MapBackend(), { expirationTime: 'one hour' })).toThrow(
-      ValidationError,
-    );
+    expect(() =>
+      makeRegion().configure(new MapBackend(), { expirationTime: 'one hour' as never }),
+    ).toThrow(ValidationError);
     expect(() => makeRegion().configure(new MapBackend(), { expirationTime: -5 })).toThrow(
       ValidationError,
     );
-    await expect(region.get('k', { expirationTime: 'soon' })).rejects.toBeInstanceOf(
+    await expect(region.get('k', { expirationTime: 'soon' as never })).rejects.toBeInstanceOf(
       ValidationError,
     );
     await expect(

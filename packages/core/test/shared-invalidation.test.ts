@@ -4,6 +4,7 @@ import {
   type CacheBackend,
   CachedValue,
   DefaultInvalidationStrategy,
+  type Duration,
   makeRegion,
   NO_VALUE,
   ValidationError,
@@ -14,7 +15,7 @@ import { collectErrors, FlakyBackend } from './resilience-fixtures.js';
 /** Two "processes": regions of the same name over one shared backend, with one clock. */
 async function twoProcesses(
   backend: CacheBackend = new MapBackend(),
-  options: { cacheTime?: number | string } = { cacheTime: 1 },
+  options: { cacheTime?: Duration } = { cacheTime: 1 },
 ) {
   const clock = new ManualClock();
   const make = () => {
@@ -182,7 +183,9 @@ describe('BackendInvalidationStrategy: invalidation shared through the backend',
 
   it('validates its options, and serves one region only', () => {
     expect(() => new BackendInvalidationStrategy({ cacheTime: -1 })).toThrow(ValidationError);
-    expect(() => new BackendInvalidationStrategy({ cacheTime: 'often' })).toThrow(ValidationError);
+    expect(() => new BackendInvalidationStrategy({ cacheTime: 'often' as never })).toThrow(
+      ValidationError,
+    );
     expect(() => new BackendInvalidationStrategy({ key: '' })).toThrow(ValidationError);
     const shared = new BackendInvalidationStrategy();
     makeRegion({ name: 'one' }).configure(new MapBackend(), { regionInvalidator: shared });

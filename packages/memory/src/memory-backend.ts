@@ -4,13 +4,14 @@ import {
   deserializeCachedValue,
   NO_VALUE,
   type NoValue,
+  rejectUnknownOptions,
   type Serializer,
   serializeCachedValue,
   ValidationError,
   v8Serializer,
 } from '@dogpile/core';
 import { LRUCache } from 'lru-cache';
-import type { MemoryBackendOptions } from './options.js';
+import { MEMORY_BACKEND_OPTIONS, type MemoryBackendOptions } from './options.js';
 
 /** What both a `Map` and an `LRUCache` offer. */
 interface Store {
@@ -41,6 +42,7 @@ export class MemoryBackend extends CacheBackend {
 
   constructor(options: MemoryBackendOptions = {}) {
     super();
+    rejectUnknownOptions(options, MEMORY_BACKEND_OPTIONS, 'MemoryBackend');
     const { maxEntries, cacheDict } = options;
     if (maxEntries !== undefined) {
       if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) {

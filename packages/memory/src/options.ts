@@ -28,3 +28,10 @@ export interface MemoryBackendOptions {
    */
   cacheDict?: Map<string, unknown>;
 }
+
+/** The names {@link MemoryBackendOptions} knows; any other is rejected. */
+export const MEMORY_BACKEND_OPTIONS: readonly (keyof MemoryBackendOptions)[] = [
+  'maxEntries',
+  'serialize',
+  'cacheDict',
+];

@@ -226,3 +226,12 @@ describe('the memory backends by name', () => {
     );
   });
 });
+
+describe('options', () => {
+  it('an unknown option is a ValidationError that lists the known ones', () => {
+    expect(() => new MemoryBackend({ max: 10 } as never)).toThrow(
+      /MemoryBackend has no option "max"\. Known options: maxEntries, serialize, cacheDict/,
+    );
+    expect(() => new MemoryBackend('big' as never)).toThrow(ValidationError);
+  });
+});

@@ -23,7 +23,6 @@ export type RedisErrorCode =
 
 /** Every error `@dogpile/redis` throws or reports. Match on `code`; the cause is the ioredis error. */
 export class RedisBackendError extends DogpileError<RedisErrorCode> {
-
   constructor(code: RedisErrorCode, message: string, options?: ErrorOptions) {
     super(code, message, options);
   }

@@ -141,7 +141,7 @@ describe('RedisBackend options', () => {
     [{ db: -1 }, /db must be a non-negative integer/],
     [{ lockTimeout: 0 }, /lockTimeout must be more than 0/],
     [{ lockTimeout: -1 }, /lockTimeout must be more than 0/],
-    [{ lockTimeout: 'soon' }, /lockTimeout must be seconds or a duration/],
+    [{ lockTimeout: 'soon' }, /lockTimeout must be a number of seconds or a duration string/],
     [{ commandTimeout: -5 }, /commandTimeout must be a non-negative number/],
     [{ redisExpirationTime: -2 }, /redisExpirationTime must be a non-negative number/],
     [

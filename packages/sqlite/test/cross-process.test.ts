@@ -123,7 +123,7 @@ describe('SqliteBackend across processes', () => {
   it('a SIGKILLed holder: its lock expires after lockTimeout and exactly one waiter creates', async () => {
     const filename = path.join(tempDir(), 'shared.db');
     const lockTimeoutMs = 1000;
-    const backend = { lockTimeout: lockTimeoutMs / 1000, lockPollMax: '50ms' };
+    const backend = { lockTimeout: lockTimeoutMs / 1000, lockPollMax: '50ms' as const };
     const holder = spawnChild({
       filename,
       key: 'k',

@@ -85,7 +85,7 @@ describe('SqliteBackend options', () => {
     rejects({ filename: ':memory:', timeout: 5 }, /no option "timeout"/);
   });
 
-  it.each<[Partial<SqliteBackendOptions>, RegExp]>([
+  it.each<[Record<string, unknown>, RegExp]>([
     [{ sqliteExpirationTime: 'soon' }, /sqliteExpirationTime/],
     [{ sqliteExpirationTime: 0 }, /sqliteExpirationTime of 0/],
     [{ sqliteExpirationTime: -5 }, /sqliteExpirationTime/],

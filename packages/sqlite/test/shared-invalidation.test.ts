@@ -1,7 +1,7 @@
 import { fork } from 'node:child_process';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BackendInvalidationStrategy, makeRegion } from '@dogpile/core';
+import { BackendInvalidationStrategy, type Duration, makeRegion } from '@dogpile/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteBackend } from '../src/index.js';
 import { eventually, useTempDirs } from './helpers.js';
@@ -14,7 +14,7 @@ afterEach(async () => {
 });
 
 /** A region over its own SqliteBackend on `file`, its invalidation shared through the file. */
-function processOn(file: string, cacheTime: string) {
+function processOn(file: string, cacheTime: Duration) {
   const backend = new SqliteBackend({ filename: file });
   open.push(backend);
   const strategy = new BackendInvalidationStrategy({ cacheTime });

@@ -78,12 +78,24 @@ export function getBackendFactory(name: string): BackendFactory {
   return factory;
 }
 
+/**
+ * `args` with Python's snake_case names turned to camelCase (`redis_expiration_time` →
+ * `redisExpirationTime`), so dogpile.cache's argument names work unchanged.
+ */
+export function camelCaseKeys(args: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(args)) {
+    out[key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase())] = value;
+  }
+  return out;
+}
+
 /** `backend` itself if it is a backend, or the one its registered factory builds from `args`. */
 export function backendFrom(
   backend: CacheBackend | string,
   args: Record<string, unknown>,
 ): CacheBackend {
-  if (typeof backend === 'string') return getBackendFactory(backend)(args);
+  if (typeof backend === 'string') return getBackendFactory(backend)(camelCaseKeys(args));
   if (backend && typeof backend === 'object' && typeof backend.get === 'function') return backend;
   throw new ValidationError(
     'configure() takes a backend instance (new MemoryBackend()) or a registered backend name.',

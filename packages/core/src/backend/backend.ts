@@ -18,10 +18,14 @@ export type KeyMangler = (key: string) => string;
  * whatever it is given (a `Map`, say); a store of bytes should extend {@link BytesBackend}.
  */
 export abstract class CacheBackend {
-  /** Applied by the region to every key before it reaches this backend, unless the region has its own. */
-  keyMangler?: KeyMangler | undefined;
+  /**
+   * Applied by the region to every key before it reaches this backend, unless the region has its
+   * own. A property or, as in dogpile.cache, a method of the subclass. (Declared, not initialized,
+   * so that a subclass's `keyMangler(key)` method is not shadowed by an own `undefined` field.)
+   */
+  declare keyMangler?: KeyMangler | undefined;
   /** When set, the region hands this backend `JSON(metadata)|payload` bytes instead of objects. */
-  serializer?: Serializer | undefined;
+  declare serializer?: Serializer | undefined;
 
   /** The stored value, or `NO_VALUE`. */
   abstract get(key: string): Promise<CachedValue | NoValue>;

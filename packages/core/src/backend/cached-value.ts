@@ -1,3 +1,5 @@
+import { type Clock, systemClock } from '../clock.js';
+
 /**
  * The version of the value format. A stored value whose `v` differs is treated as a miss, so a
  * format change never hands an old value to new code.
@@ -22,10 +24,16 @@ export interface CacheMetadata {
 
 /** A payload and its metadata, as stored by a backend. */
 export class CachedValue<T = unknown> {
+  readonly #clock: Clock | undefined;
+
+  /** @param clock what {@link age} reads the time from: a region passes its own. Default: the system clock. */
   constructor(
     readonly payload: T,
     readonly metadata: CacheMetadata,
-  ) {}
+    clock?: Clock,
+  ) {
+    this.#clock = clock;
+  }
 
   /** Creation time in seconds since the epoch. */
   get cachedTime(): number {
@@ -34,6 +42,6 @@ export class CachedValue<T = unknown> {
 
   /** Seconds since the value was created. */
   get age(): number {
-    return Date.now() / 1000 - this.metadata.ct;
+    return (this.#clock ?? systemClock).now() / 1000 - this.metadata.ct;
   }
 }

@@ -151,5 +151,6 @@ export function lengthConditionalMangler(
   length: number,
   mangler: (key: string) => string,
 ): (key: string) => string {
-  return (key) => (key.length > length ? mangler(key) : key);
+  // dogpile mangles at `len(key) >= length`: a key of exactly `length` is mangled too.
+  return (key) => (key.length >= length ? mangler(key) : key);
 }

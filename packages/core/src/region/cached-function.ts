@@ -133,7 +133,12 @@ export function makeCachedFunction<A extends unknown[], R>(
   };
   Object.defineProperty(cached, 'original', { value: fn, enumerable: true });
   Object.defineProperty(cached, 'name', { value: fn.name });
+  Object.defineProperty(cached, 'length', { value: fn.length });
   return cached;
+}
+
+function objectKeyArg(key: string): string | number {
+  return key !== '' && String(Number(key)) === key ? Number(key) : key;
 }
 
 function lookup<A, R>(result: unknown, arg: A): R | NoValue {
@@ -205,7 +210,13 @@ export function makeCachedMultiFunction<A, R>(
 
   cached.get = async (...args) => region.getMulti<R>(keysFor(...args));
   cached.set = async (mapping) => {
-    const args: A[] = mapping instanceof Map ? [...mapping.keys()] : (Object.keys(mapping) as A[]);
+    // An object's keys are strings even when written as numbers (`{ 7: 18 }`): a key that is a
+    // number's canonical form is taken as that number, so it lands where `get(7)` reads. For
+    // string arguments that look like numbers, pass a Map.
+    const args: A[] =
+      mapping instanceof Map
+        ? [...mapping.keys()]
+        : (Object.keys(mapping).map(objectKeyArg) as A[]);
     const keys = keysFor(...args);
     const out = new Map<string, unknown>();
     keys.forEach((key, i) => {
@@ -244,5 +255,6 @@ export function makeCachedMultiFunction<A, R>(
   };
   Object.defineProperty(cached, 'original', { value: fn, enumerable: true });
   Object.defineProperty(cached, 'name', { value: fn.name });
+  Object.defineProperty(cached, 'length', { value: fn.length });
   return cached;
 }

@@ -1,3 +1,4 @@
+import { camelCaseKeys } from '../backend/backend-registry.js';
 import type { Duration } from '../duration.js';
 import { ValidationError } from '../errors.js';
 
@@ -54,10 +55,7 @@ export function readFlatConfig(
   const argPrefix = `${prefix}arguments.`;
   const args: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(values)) {
-    if (key.startsWith(argPrefix)) {
-      args[key.slice(argPrefix.length).replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase())] =
-        value;
-    }
+    if (key.startsWith(argPrefix)) args[key.slice(argPrefix.length)] = value;
   }
   const expirationTime = (values[`${prefix}expirationTime`] ??
     values[`${prefix}expiration_time`]) as Duration | null | undefined;
@@ -65,7 +63,7 @@ export function readFlatConfig(
     values[`${prefix}replaceExistingBackend`] ?? values[`${prefix}replace_existing_backend`];
   return {
     backend,
-    arguments: args,
+    arguments: camelCaseKeys(args),
     expirationTime: expirationTime ?? null,
     replaceExistingBackend: replace === true,
   };

@@ -3,7 +3,9 @@ import type { Clock } from '../clock.js';
 import { LockTimeoutError, NeedRegenerationError } from '../errors.js';
 import {
   lockWaitChannel,
+  publishCoalesced,
   publishLockWait,
+  publishMiss,
   publishStaleServed,
   reportError,
 } from '../instrumentation.js';
@@ -84,6 +86,8 @@ export class MissFlow<T> {
   /** The lock wait timeout and the caller's signal, as one signal for every wait. */
   readonly #wait: LockWait | undefined;
   #creatorFailure: { error: unknown } | undefined;
+  /** A call that read nothing publishes `miss` or `coalesced` once it knows which it is. */
+  #unreported: boolean;
 
   constructor(ctx: FlowContext, call: MissCall<T>) {
     this.#ctx = ctx;
@@ -92,6 +96,7 @@ export class MissFlow<T> {
     this.#value = call.first;
     this.#lastSeen = call.first;
     this.#storeDown = call.readFailed;
+    this.#unreported = !call.early && ctx.freshness.isMiss(call.first);
     const { lockWaitTimeout, signal } = call.settings;
     // Only a caller with nothing to serve ever waits, so only it needs the timer.
     this.#wait =
@@ -107,7 +112,15 @@ export class MissFlow<T> {
       return await this.#recover(error);
     } finally {
       this.#wait?.dispose();
+      if (this.#unreported) this.#report(false);
     }
+  }
+
+  /** Publishes what this call was: a miss (it took the key), or coalesced with another's creation. */
+  #report(coalesced: boolean): void {
+    this.#unreported = false;
+    if (coalesced) publishCoalesced(this.#ctx.name, this.#call.key);
+    else publishMiss(this.#ctx.name, this.#call.key, false);
   }
 
   async #getOrCreate(): Promise<T> {
@@ -128,11 +141,14 @@ export class MissFlow<T> {
           publishLockWait(this.#ctx.name, this.#call.key, this.#ctx.clock.now() - started);
         const handed = handoffs.take(payload, since);
         this.#see((handed === undefined ? undefined : await handed) ?? (await this.#read()));
-        if (freshness.usable(this.#value, this.#settings.expiration))
+        if (freshness.usable(this.#value, this.#settings.expiration)) {
+          if (this.#unreported) this.#report(true);
           return this.#value.payload as T;
+        }
         continue;
       }
       // 2. This caller holds the key here: dogpile's Lock, with the backend's mutex behind ours.
+      if (this.#unreported) this.#report(false);
       const mutex = this.#mutex(remote);
       let handedOver = false;
       try {

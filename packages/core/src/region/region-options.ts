@@ -71,7 +71,15 @@ export interface RegionOptions extends LockWaitOptions, FailSafeOptions, Refresh
    * Store payloads as bytes with this serializer, over the backend's. Default: the backend's
    * (`jsonSerializer` for byte backends; none for `MemoryBackend`, which keeps objects).
    */
-  serializer?: Serializer;
+  serializer?: Serializer | ((value: unknown) => Uint8Array);
+  /**
+   * With a `serializer` function, the function that reads its bytes back, as dogpile's
+   * `deserializer=`. It may throw `CantDeserializeError` for a miss. Default: none.
+   *
+   * @example
+   * makeRegion({ serializer: (v) => Buffer.from(JSON.stringify(v)), deserializer: (b) => JSON.parse(Buffer.from(b).toString()) });
+   */
+  deserializer?: (bytes: Uint8Array) => unknown;
   /**
    * Your own runner for background regenerations, as dogpile's `async_creation_runner`; see
    * {@link AsyncCreationRunner}. Giving one turns background regeneration on (as `backgroundRefresh:

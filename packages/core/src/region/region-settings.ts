@@ -2,6 +2,7 @@ import type { CacheBackend, KeyMangler } from '../backend/backend.js';
 import type { Serializer } from '../backend/serializer.js';
 import { type Duration, toSeconds } from '../duration.js';
 import { ValidationError } from '../errors.js';
+import { rejectUnknownOptions } from '../known-options.js';
 import { earlyRefreshBeta } from './early-refresh.js';
 import { parseFailSafe, parseStaleIfError } from './fail-safe.js';
 import {
@@ -58,6 +59,7 @@ const REGION_OPTIONS = [
   'functionMultiKeyGenerator',
   'keyMangler',
   'serializer',
+  'deserializer',
   'asyncCreationRunner',
   'clock',
   'random',
@@ -106,18 +108,9 @@ const BELONGS: Record<string, string> = {
   regionInvalidator: 'configure()',
 };
 
-/**
- * Throws a {@link ValidationError} naming the first key of `options` that is not in `known`, with
- * the known ones, so a typo never passes silently.
- */
+/** {@link rejectUnknownOptions} with the hints of the region's options. */
 export function rejectUnknown(options: object, known: readonly string[], where: string): void {
-  for (const name of Object.keys(options)) {
-    if (known.includes(name)) continue;
-    const hint = BELONGS[name] === undefined ? '' : ` It belongs to ${BELONGS[name]}.`;
-    throw new ValidationError(
-      `${where} has no option "${name}".${hint} Known options: ${known.join(', ')}.`,
-    );
-  }
+  rejectUnknownOptions(options, known, where, BELONGS);
 }
 
 function checkObject(options: unknown, where: string): void {
@@ -143,8 +136,26 @@ function checkBoolean(value: unknown, what: string): boolean | undefined {
   );
 }
 
-/** Checks a serializer: an object with `serialize` and `deserialize` functions. */
-export function checkSerializer(value: unknown, what: string): Serializer | undefined {
+/**
+ * Checks a serializer: an object with `serialize` and `deserialize` functions, or (as dogpile's
+ * `serializer=` and `deserializer=`) two functions.
+ */
+export function checkSerializer(
+  value: unknown,
+  what: string,
+  deserializer?: unknown,
+): Serializer | undefined {
+  if (typeof value === 'function' || deserializer !== undefined) {
+    if (typeof value !== 'function' || typeof deserializer !== 'function') {
+      throw new ValidationError(
+        `${what} and deserializer go together: give both as functions (serializer(value) → bytes, deserializer(bytes) → value), or a serializer object such as jsonSerializer and no deserializer.`,
+      );
+    }
+    return {
+      serialize: value as Serializer['serialize'],
+      deserialize: deserializer as Serializer['deserialize'],
+    };
+  }
   if (value === undefined) return undefined;
   const s = value as Partial<Serializer> | null;
   if (
@@ -194,7 +205,7 @@ export function resolveRegionSettings(options: RegionOptions): RegionSettings {
   return {
     name: options.name ?? 'default',
     keyMangler: options.keyMangler,
-    serializer: checkSerializer(options.serializer, 'serializer'),
+    serializer: checkSerializer(options.serializer, 'serializer', options.deserializer),
     asyncCreationRunner: options.asyncCreationRunner,
     call: Object.freeze({
       lockWaitTimeout: parseLockWaitTimeout(options.lockWaitTimeout),

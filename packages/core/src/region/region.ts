@@ -288,8 +288,10 @@ export class CacheRegion {
       value = store.failedRead(error, key, false);
     }
     if (value === NO_VALUE || value == null) return null;
-    if (options?.ignoreExpiration) return value as CachedValue<T>;
-    return this.#freshness.usable(value, expiration) ? (value as CachedValue<T>) : null;
+    if (!options?.ignoreExpiration && !this.#freshness.usable(value, expiration)) return null;
+    // Its `age` reads the region's clock, as every freshness decision does.
+    const found = value as CachedValue;
+    return new CachedValue(found.payload as T, found.metadata, this.#clock);
   }
 
   #readExpiration(defaults: CallSettings, options: GetOptions | undefined, method: string) {
@@ -416,7 +418,10 @@ export class CacheRegion {
       const call = { key, mangled, first: value, creator, settings, early: true, readFailed };
       return refreshEarly({ flow, call, freshness: this.#freshness, random: this.#random });
     }
-    if (missChannel.hasSubscribers) publishMiss(this.name, key, !this.#freshness.isMiss(value));
+    // A caller with nothing at all is a miss or, if another caller here creates the value for
+    // it, coalesced: the flow tells which. A stale read is a miss now.
+    const stale = !this.#freshness.isMiss(value);
+    if (stale && missChannel.hasSubscribers) publishMiss(this.name, key, true);
     const call = { key, mangled, first: value, creator, settings, early: false, readFailed };
     return new MissFlow<T>(flow, call).run();
   }
@@ -461,10 +466,14 @@ export class CacheRegion {
    * await getUser(7);            // created once, then cached
    * await getUser.invalidate(7); // dropped
    */
-  cacheOnArguments<R>(
+  cacheOnArguments<R = unknown>(
     options: CacheOnArgumentsOptions<R> = {},
-  ): <A extends unknown[]>(fn: (...args: A) => R | Promise<R>) => CachedFunction<A, R> {
-    return (fn) => makeCachedFunction(this, fn, options);
+  ): <A extends unknown[], V extends R>(
+    fn: (...args: A) => V | Promise<V>,
+  ) => CachedFunction<A, V> {
+    // The value type comes from the function (`V`); `R` only constrains it when given.
+    return <A extends unknown[], V extends R>(fn: (...args: A) => V | Promise<V>) =>
+      makeCachedFunction<A, V>(this, fn, options as CacheOnArgumentsOptions<V>);
   }
 
   /**
@@ -472,16 +481,16 @@ export class CacheRegion {
    * missing ones are passed to `fn`, through {@link getOrCreateMulti}. With `asdict: true`, `fn`
    * returns a `Map` (or object) from argument to value and so does the wrapped function.
    */
-  cacheMultiOnArguments<R>(
+  cacheMultiOnArguments<R = unknown>(
     options: CacheMultiOnArgumentsOptions<R> & { asdict: true },
-  ): <A>(
-    fn: (...args: A[]) => MultiDictResult<A, R> | Promise<MultiDictResult<A, R>>,
-  ) => CachedMultiFunction<A, R, Map<A, R>>;
-  cacheMultiOnArguments<R>(
+  ): <A, V extends R>(
+    fn: (...args: A[]) => MultiDictResult<A, V> | Promise<MultiDictResult<A, V>>,
+  ) => CachedMultiFunction<A, V, Map<A, V>>;
+  cacheMultiOnArguments<R = unknown>(
     options?: CacheMultiOnArgumentsOptions<R> & { asdict?: false },
-  ): <A>(
-    fn: (...args: A[]) => readonly R[] | Promise<readonly R[]>,
-  ) => CachedMultiFunction<A, R, R[]>;
+  ): <A, V extends R>(
+    fn: (...args: A[]) => readonly V[] | Promise<readonly V[]>,
+  ) => CachedMultiFunction<A, V, V[]>;
   cacheMultiOnArguments<R>(
     options: CacheMultiOnArgumentsOptions<R> = {},
   ): <A>(fn: (...args: A[]) => unknown) => CachedMultiFunction<A, R, never> {
