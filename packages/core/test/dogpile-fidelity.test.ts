@@ -137,3 +137,19 @@ describe('configure by name', () => {
     expect(received).toEqual({ maxEntries: 3, lockTimeout: 2 });
   });
 });
+
+describe('0 as an expiration time', () => {
+  it('means no expiry, on the region and per call, as on every store-side TTL', async () => {
+    const clock = new ManualClock();
+    const region = makeRegion({ clock }).configure(new MapBackend(), { expirationTime: 0 });
+    expect(region.expirationTime).toBeNull();
+    let runs = 0;
+    const creator = () => ++runs;
+    await region.getOrCreate('k', creator);
+    clock.advance(365 * 86_400_000);
+    expect(await region.getOrCreate('k', creator)).toBe(1);
+    expect(await region.getOrCreate('k', creator, { expirationTime: 0 })).toBe(1);
+    expect(await region.get('k', { expirationTime: '0s' })).toBe(1);
+    expect(runs).toBe(1);
+  });
+});

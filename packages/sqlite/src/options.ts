@@ -271,12 +271,9 @@ export function resolveOptions(given: SqliteBackendOptions | undefined): Resolve
       'SqliteBackend busyTimeout must be 0 or more; -1 is not allowed here.',
     );
   }
-  const expirationMs = optionalMs(options.sqliteExpirationTime, 'sqliteExpirationTime');
-  if (expirationMs === 0) {
-    throw new ValidationError(
-      'SqliteBackend sqliteExpirationTime of 0 would delete every value at once; use -1 (never) or a positive time.',
-    );
-  }
+  // 0 means no expiry, as for every expiration time in the project (and Python's store TTLs).
+  const rawExpirationMs = optionalMs(options.sqliteExpirationTime, 'sqliteExpirationTime');
+  const expirationMs = rawExpirationMs === 0 ? null : rawExpirationMs;
   const pruneIntervalMs =
     options.pruneInterval === undefined
       ? undefined

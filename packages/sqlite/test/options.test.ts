@@ -87,7 +87,6 @@ describe('SqliteBackend options', () => {
 
   it.each<[Record<string, unknown>, RegExp]>([
     [{ sqliteExpirationTime: 'soon' }, /sqliteExpirationTime/],
-    [{ sqliteExpirationTime: 0 }, /sqliteExpirationTime of 0/],
     [{ sqliteExpirationTime: -5 }, /sqliteExpirationTime/],
     [
       { expirationTime: 60, sqliteExpirationTime: 60 },
@@ -161,6 +160,18 @@ describe('SqliteBackend options', () => {
       expect(about('lockExtend').length).toBeLessThanOrEqual(1);
     } finally {
       spy.mockRestore();
+    }
+  });
+
+  it('sqliteExpirationTime: 0 means no expiry, as every expiration time in the project', async () => {
+    const backend = new SqliteBackend({ filename: ':memory:', sqliteExpirationTime: 0 });
+    try {
+      const region = makeRegion().configure(backend);
+      await region.set('k', 'v');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(await region.get('k')).toBe('v');
+    } finally {
+      await backend.close();
     }
   });
 

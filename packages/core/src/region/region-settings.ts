@@ -171,11 +171,15 @@ export function checkSerializer(
   return s as Serializer;
 }
 
-/** Seconds, or `null` for never (`-1`, `null` or `undefined`). */
+/**
+ * Seconds, or `null` for never: `-1`, `0`, `null` or `undefined`. `0` means "no expiry" for every
+ * expiration time in the project (as `redisExpirationTime: 0`, Memcached's `0`, and lru-cache's
+ * `ttl: 0`); dogpile.cache's region read it as "stale at once", which nobody asks for on purpose.
+ */
 export function parseExpiration(value: unknown, what = 'expirationTime'): number | null {
   if (value === undefined || value === null) return null;
   const seconds = toSeconds(value as Duration, what);
-  return seconds === -1 ? null : seconds;
+  return seconds === -1 || seconds === 0 ? null : seconds;
 }
 
 /** Checks `makeRegion`'s options and resolves the region's defaults. */
