@@ -1,18 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { packageDir, useBuiltPackage } from './built-package.js';
 
-const packageDir = fileURLToPath(new URL('..', import.meta.url));
-
-beforeAll(() => {
-  if (!existsSync(`${packageDir}dist/index.js`)) {
-    execFileSync('pnpm', ['exec', 'tsc', '-p', 'tsconfig.build.json'], {
-      cwd: packageDir,
-      stdio: 'inherit',
-    });
-  }
-}, 60_000);
+useBuiltPackage();
 
 // NestJS and older applications are CommonJS: Node 20.19+ loads these ES modules through require().
 describe('from CommonJS', () => {

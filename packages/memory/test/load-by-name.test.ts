@@ -3,24 +3,15 @@
  * package itself when a config names the 'memory' backend.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { makeRegion, NO_VALUE } from '@dogpile/core';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { packageDir, useBuiltPackage } from './built-package.js';
 
-const packageDir = fileURLToPath(new URL('..', import.meta.url));
-
-// The package is imported as an application would, through its built entry point.
-beforeAll(() => {
-  if (!existsSync(`${packageDir}dist/index.js`)) {
-    execFileSync('pnpm', ['exec', 'tsc', '-p', 'tsconfig.build.json'], {
-      cwd: packageDir,
-      stdio: 'inherit',
-    });
-  }
-}, 60_000);
+useBuiltPackage();
 
 describe('configureFromConfig imports a known backend package it is named by', () => {
   it("'memory' loads @dogpile/memory and passes the coerced, camelCased arguments", async () => {
