@@ -277,11 +277,22 @@ export function resolveCallSettings(
   });
 }
 
-/** Checks the options of `get`, `getMulti` and `getValueMetadata`. */
-export function checkGetOptions(options: GetOptions, method: string): void {
+/**
+ * Checks the options of `get`, `getMulti` and `getValueMetadata`, and gives the expiration time
+ * the read applies: the call's own, else the region's.
+ */
+export function readExpiration(
+  defaults: CallSettings,
+  options: GetOptions | undefined,
+  method: string,
+): number | null {
+  if (options === undefined) return defaults.expiration;
   checkObject(options, `${method}()`);
   rejectUnknown(options, GET_OPTIONS, `${method}()`);
   checkBoolean(options.ignoreExpiration, 'ignoreExpiration');
+  return options.expirationTime === undefined
+    ? defaults.expiration
+    : parseExpiration(options.expirationTime);
 }
 
 /** Checks the options of `configure`. */

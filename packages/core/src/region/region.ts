@@ -56,12 +56,11 @@ import type {
   RegionOptions,
 } from './region-options.js';
 import {
-  type CallSettings,
   checkConfigureOptions,
   checkCreator,
-  checkGetOptions,
   parseExpiration,
   type RegionSettings,
+  readExpiration,
   resolveCallSettings,
   resolveRegionSettings,
 } from './region-settings.js';
@@ -280,7 +279,7 @@ export class CacheRegion {
     const { store, defaults } = this.#open();
     const mangled = store.key(key);
     // Checked before the read, so bad options are an error whether or not the key is cached.
-    const expiration = this.#readExpiration(defaults, options, 'getValueMetadata');
+    const expiration = readExpiration(defaults, options, 'getValueMetadata');
     let value: CachedValue | NoValue;
     try {
       value = await store.read(mangled);
@@ -294,14 +293,6 @@ export class CacheRegion {
     return new CachedValue(found.payload as T, found.metadata, this.#clock);
   }
 
-  #readExpiration(defaults: CallSettings, options: GetOptions | undefined, method: string) {
-    if (options === undefined) return defaults.expiration;
-    checkGetOptions(options, method);
-    return options.expirationTime === undefined
-      ? defaults.expiration
-      : parseExpiration(options.expirationTime);
-  }
-
   /** Values for `keys` in order, `NO_VALUE` where {@link get} would give it; one backend call. */
   async getMulti<T = unknown>(
     keys: readonly string[],
@@ -309,7 +300,7 @@ export class CacheRegion {
   ): Promise<Array<T | NoValue>> {
     const { store, defaults } = this.#open();
     const mangled = keys.map((key) => store.key(key));
-    const expiration = this.#readExpiration(defaults, options, 'getMulti');
+    const expiration = readExpiration(defaults, options, 'getMulti');
     if (keys.length === 0) return [];
     const values = await store.readMulti(mangled);
     const ignore = options?.ignoreExpiration === true;
