@@ -16,7 +16,9 @@ export type DogpileErrorCode =
   | 'ERR_LOCK_STATE'
   | 'ERR_BACKEND_CLOSED'
   | 'ERR_INVALIDATION_NOT_ATTACHED'
-  | 'ERR_NEED_REGENERATION';
+  | 'ERR_NEED_REGENERATION'
+  | 'ERR_CREATOR_TIMEOUT'
+  | 'ERR_CREATOR_ERROR_CACHED';
 
 /**
  * Every error this project throws on purpose is a {@link DogpileError}. Match on `code`, which is
@@ -157,5 +159,32 @@ export class InvalidationNotAttachedError extends DogpileError<'ERR_INVALIDATION
 export class NeedRegenerationError extends DogpileError<'ERR_NEED_REGENERATION'> {
   constructor() {
     super('ERR_NEED_REGENERATION', 'No value is present; it must be created.');
+  }
+}
+
+/**
+ * A creator ran past its `hardTimeout`: its `signal` was aborted with this error, and the callers
+ * waiting for it get it (or the stale value, with `staleIfError`). Nothing was stored.
+ */
+export class CreatorTimeoutError extends DogpileError<'ERR_CREATOR_TIMEOUT'> {
+  constructor(key: string, timeoutMs: number) {
+    super(
+      'ERR_CREATOR_TIMEOUT',
+      `The creator for key "${key}" ran longer than its hardTimeout of ${timeoutMs} ms and was aborted. Raise hardTimeout, or make the creator faster (it receives the AbortSignal as context.signal).`,
+    );
+  }
+}
+
+/**
+ * The creator for this key failed within the last `cacheErrorsFor`, so it was not run again: the
+ * original error is the `cause`. The key is retried once that time has passed.
+ */
+export class CachedCreatorError extends DogpileError<'ERR_CREATOR_ERROR_CACHED'> {
+  constructor(key: string, untilMs: number, cause: unknown) {
+    super(
+      'ERR_CREATOR_ERROR_CACHED',
+      `The creator for key "${key}" failed recently; its error is cached (cacheErrorsFor) and the creator is not run again for ${Math.max(0, Math.ceil(untilMs))} ms. The original error is the cause.`,
+      { cause },
+    );
   }
 }

@@ -18,7 +18,9 @@ export { type Clock, systemClock } from './clock.js';
 export { type Duration, type DurationString, type DurationUnit, toSeconds } from './duration.js';
 export {
   BackendClosedError,
+  CachedCreatorError,
   CantDeserializeError,
+  CreatorTimeoutError,
   DogpileError,
   type DogpileErrorCode,
   InvalidationNotAttachedError,
@@ -113,6 +115,7 @@ export type {
   CacheOnArgumentsOptions,
   MultiDictResult,
 } from './region/cached-function.js';
+export type { CreationContext, CreationOptions } from './region/creation.js';
 export { type EarlyRefreshOptions, earlyRefreshProbability } from './region/early-refresh.js';
 export type { FailSafeOptions } from './region/fail-safe.js';
 export { coerceStringConfig, type FlatConfig, readFlatConfig } from './region/flat-config.js';

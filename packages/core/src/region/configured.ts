@@ -4,6 +4,8 @@ import type { Clock } from '../clock.js';
 import { reportError } from '../instrumentation.js';
 import type { KeyedLocks } from '../lock/keyed-locks.js';
 import type { BackgroundRefresher } from './background-refresh.js';
+import type { Creation } from './creation.js';
+import type { ErrorCache } from './error-cache.js';
 import type { Freshness } from './freshness.js';
 import type { Handoffs } from './handoff.js';
 import type { FlowContext } from './miss-flow.js';
@@ -27,6 +29,8 @@ export interface RegionParts {
   readonly locks: KeyedLocks;
   readonly handoffs: Handoffs;
   readonly background: BackgroundRefresher;
+  readonly creations: Set<Creation<unknown>>;
+  readonly errors: ErrorCache;
 }
 
 /** What {@link configure} builds from. */
@@ -68,6 +72,8 @@ export function configure({
     clock: parts.clock,
     asyncCreationRunner: settings.asyncCreationRunner,
     region: parts.region,
+    creations: parts.creations,
+    errors: parts.errors,
     background: (job, mutex, key) =>
       parts.background.start(job, mutex, (error, operation) =>
         reportError({ operation, region: name, key, error }),

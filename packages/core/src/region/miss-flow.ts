@@ -1,6 +1,11 @@
 import { CachedValue } from '../backend/cached-value.js';
 import type { Clock } from '../clock.js';
-import { LockTimeoutError, NeedRegenerationError } from '../errors.js';
+import {
+  CachedCreatorError,
+  LockTimeoutError,
+  NeedRegenerationError,
+  RegionClosedError,
+} from '../errors.js';
 import {
   lockWaitChannel,
   publishCoalesced,
@@ -16,11 +21,13 @@ import { timeWaits } from '../lock/timed-mutex.js';
 import { FREE, WaitForValue } from '../lock/wait-for-value.js';
 import type { NoValue } from '../no-value.js';
 import { NO_VALUE } from '../no-value.js';
+import { Creation } from './creation.js';
+import type { ErrorCache } from './error-cache.js';
 import { FailSafeMutex, servableOnError } from './fail-safe.js';
 import type { Freshness } from './freshness.js';
 import { Handoff, type Handoffs } from './handoff.js';
 import { LockWait } from './lock-wait.js';
-import { runCreator } from './regeneration.js';
+import { type Created, runCreator } from './regeneration.js';
 import type { AsyncCreationRunner, CachingRegion, Creator } from './region-options.js';
 import type { CallSettings } from './region-settings.js';
 import type { RegionStore } from './region-store.js';
@@ -36,6 +43,10 @@ export interface FlowContext {
   readonly asyncCreationRunner: AsyncCreationRunner | undefined;
   /** What a user's `asyncCreationRunner` is given as the region. */
   readonly region: CachingRegion;
+  /** The creations callers are waiting for now, aborted by `close()`. */
+  readonly creations: Set<Creation<unknown>>;
+  /** Creator errors remembered for `cacheErrorsFor`. */
+  readonly errors: ErrorCache;
   /** Runs `job` detached from the caller, then releases `mutex`; `close()` waits for it. */
   background(job: () => Promise<unknown>, mutex: CacheMutex, key: string): void;
   /** Whether `store` is still the region's (not closed, not re-configured since). */
@@ -86,6 +97,8 @@ export class MissFlow<T> {
   /** The lock wait timeout and the caller's signal, as one signal for every wait. */
   readonly #wait: LockWait | undefined;
   #creatorFailure: { error: unknown } | undefined;
+  /** The creator called `skip()`: its value is returned, not stored. */
+  #skipped = false;
   /** A call that read nothing publishes `miss` or `coalesced` once it knows which it is. */
   #unreported: boolean;
 
@@ -126,6 +139,14 @@ export class MissFlow<T> {
   async #getOrCreate(): Promise<T> {
     const { locks, handoffs, freshness } = this.#ctx;
     const { mangled } = this.#call;
+    // 0. The creator failed moments ago (cacheErrorsFor): no new run; a stale value is served.
+    if (this.#settings.cacheErrorsForMs !== null) {
+      const cached = this.#ctx.errors.recall(mangled, this.#ctx.clock.now());
+      if (cached !== undefined) {
+        if (!freshness.isMiss(this.#value)) return this.#serveCurrent();
+        throw new CachedCreatorError(this.#call.key, cached.leftMs, cached.error);
+      }
+    }
     const remote = this.#ctx.store.mutex(mangled);
     // A backend that stores nothing (NullBackend): no locking at all, everyone creates.
     if (remote instanceof NullMutex) return this.#lock(remote, () => {}).run();
@@ -281,33 +302,61 @@ export class MissFlow<T> {
 
   /** Runs the creator and wraps its result; what it throws is remembered for `staleIfError`. */
   async #make(background: boolean): Promise<CachedValue> {
-    const { clock, name, freshness } = this.#ctx;
-    const { key, early, creator } = this.#call;
+    const ctx = this.#ctx;
+    const { clock, name, freshness } = ctx;
+    const { key, mangled, early, creator } = this.#call;
     const settings = this.#settings;
-    const args = settings.creatorArgs as never[];
-    const created = await runCreator(
-      async () => {
-        try {
-          return await creator(...args);
-        } catch (error) {
-          this.#creatorFailure = { error };
-          throw error;
-        }
-      },
-      clock,
-      settings.measure,
-      name,
-      key,
-      early ? 'early' : this.#sawValue ? 'stale' : 'miss',
-      background,
-    );
+    const current = this.#value;
+    const stale = freshness.isMiss(current) ? NO_VALUE : (current as CachedValue).payload;
+    const creation = new Creation<T>(key, stale as T, settings.expiration);
+    // The creator gets its context after its own arguments; one that takes none ignores it.
+    const args = [...settings.creatorArgs, creation] as never[];
+    // close() aborts the creations callers wait for; it lets background ones finish and store.
+    if (!background) ctx.creations.add(creation as Creation<unknown>);
+    let created: Created<T>;
+    try {
+      created = await runCreator(
+        async () => {
+          try {
+            return await creation.run(() => creator(...args), settings.hardTimeoutMs);
+          } catch (error) {
+            this.#creatorFailed(error);
+            throw error;
+          }
+        },
+        clock,
+        settings.measure,
+        name,
+        key,
+        early ? 'early' : this.#sawValue ? 'stale' : 'miss',
+        background,
+      );
+    } finally {
+      ctx.creations.delete(creation as Creation<unknown>);
+    }
+    ctx.errors.forget(mangled);
     const value = new CachedValue(created.payload, freshness.metadata());
     if (settings.measure) value.metadata.cd = created.seconds;
+    // A shorter life is written as an earlier creation time: every reader, Python's too, agrees.
+    if (creation.freshFor !== undefined && settings.expiration !== null) {
+      value.metadata.ct -= settings.expiration - creation.freshFor;
+    }
+    this.#skipped = creation.skipped;
     freshness.checkSoftInvalidation(settings.expiration);
     return value;
   }
 
+  /** Remembers what the creator threw: for `staleIfError`, and for `cacheErrorsFor`. */
+  #creatorFailed(error: unknown): void {
+    this.#creatorFailure = { error };
+    const forMs = this.#settings.cacheErrorsForMs;
+    if (forMs !== null && !(error instanceof RegionClosedError)) {
+      this.#ctx.errors.remember(this.#call.mangled, error, this.#ctx.clock.now(), forMs);
+    }
+  }
+
   #shouldCache(value: CachedValue): boolean {
+    if (this.#skipped) return false;
     const shouldCacheFn = this.#settings.shouldCacheFn;
     return shouldCacheFn === undefined || shouldCacheFn(value.payload);
   }

@@ -8,6 +8,7 @@ import type { FunctionKeyGenerator, FunctionMultiKeyGenerator } from '../keys/ke
 import type { CacheMutex } from '../lock/mutex.js';
 import type { NoValue } from '../no-value.js';
 import type { RandomSource } from '../random.js';
+import type { CreationContext, CreationOptions } from './creation.js';
 import type { FailSafeOptions } from './fail-safe.js';
 import type { CallWaitOptions, LockWaitOptions } from './lock-wait.js';
 import type { RefreshOptions } from './refresh-options.js';
@@ -58,7 +59,11 @@ export type AsyncCreationRunner = (
  * @example
  * const region = makeRegion({ name: 'users', keyMangler: sha1MangleKey });
  */
-export interface RegionOptions extends LockWaitOptions, FailSafeOptions, RefreshOptions {
+export interface RegionOptions
+  extends LockWaitOptions,
+    FailSafeOptions,
+    RefreshOptions,
+    CreationOptions {
   /** A name for error messages and instrumentation. Default: `'default'`. */
   name?: string;
   /** Builds keys for `cacheOnArguments`. Default: `functionKeyGenerator`. */
@@ -128,16 +133,29 @@ export interface GetOptions {
   ignoreExpiration?: boolean;
 }
 
-/** Creates a value; may be sync or async. */
+/**
+ * Creates a value; may be sync or async. It is called with the call's `creatorArgs`, then a
+ * {@link CreationContext} (signal, key, stale value, `setExpirationTime`, `skip`), which a
+ * creator that needs none of it simply ignores.
+ */
 export type Creator<T> = (...args: never[]) => T | Promise<T>;
 
 /** Options of `getOrCreate`. */
-export interface GetOrCreateOptions<T> extends CallWaitOptions, FailSafeOptions, RefreshOptions {
+export interface GetOrCreateOptions<T>
+  extends CallWaitOptions,
+    FailSafeOptions,
+    RefreshOptions,
+    CreationOptions {
   /** Overrides the region's expiration time for this call only (seconds or duration string; `-1` never). */
   expirationTime?: Duration;
   /** Called with a newly created value; return `false` to return it without caching it. */
   shouldCacheFn?: (value: T) => boolean;
-  /** Arguments passed to the creator. Default: none. */
+  /**
+   * Arguments passed to the creator, before its {@link CreationContext}. Default: none.
+   *
+   * @example
+   * region.getOrCreate(key, (id, ctx) => load(id, { signal: ctx.signal }), { creatorArgs: [id] });
+   */
   creatorArgs?: readonly unknown[];
 }
 

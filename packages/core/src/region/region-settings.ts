@@ -3,6 +3,7 @@ import type { Serializer } from '../backend/serializer.js';
 import { type Duration, toSeconds } from '../duration.js';
 import { ValidationError } from '../errors.js';
 import { rejectUnknownOptions } from '../known-options.js';
+import { parseCreationTime } from './creation.js';
 import { earlyRefreshBeta } from './early-refresh.js';
 import { parseFailSafe, parseStaleIfError } from './fail-safe.js';
 import {
@@ -41,6 +42,10 @@ export interface CallSettings {
   readonly measure: boolean;
   readonly shouldCacheFn: ((value: unknown) => boolean) | undefined;
   readonly creatorArgs: readonly unknown[];
+  /** `hardTimeout` in milliseconds; `null`: none. */
+  readonly hardTimeoutMs: number | null;
+  /** `cacheErrorsFor` in milliseconds; `null`: off. */
+  readonly cacheErrorsForMs: number | null;
 }
 
 /** The region's own settings, resolved at construction. */
@@ -69,6 +74,8 @@ const REGION_OPTIONS = [
   'staleIfError',
   'backgroundRefresh',
   'earlyRefresh',
+  'hardTimeout',
+  'cacheErrorsFor',
 ];
 const CALL_OPTIONS = [
   'expirationTime',
@@ -81,6 +88,8 @@ const CALL_OPTIONS = [
   'staleIfError',
   'backgroundRefresh',
   'earlyRefresh',
+  'hardTimeout',
+  'cacheErrorsFor',
 ];
 const MULTI_OPTIONS = [
   'expirationTime',
@@ -223,6 +232,8 @@ export function resolveRegionSettings(options: RegionOptions): RegionSettings {
       measure: earlyBeta > 0,
       shouldCacheFn: undefined,
       creatorArgs: [],
+      hardTimeoutMs: parseCreationTime(options.hardTimeout, 'hardTimeout'),
+      cacheErrorsForMs: parseCreationTime(options.cacheErrorsFor, 'cacheErrorsFor'),
     }),
   };
 }
@@ -274,6 +285,14 @@ export function resolveCallSettings(
     measure: defaults.measure || (callBeta !== undefined && callBeta > 0),
     shouldCacheFn: o.shouldCacheFn as ((value: unknown) => boolean) | undefined,
     creatorArgs: o.creatorArgs ?? [],
+    hardTimeoutMs:
+      o.hardTimeout === undefined
+        ? defaults.hardTimeoutMs
+        : parseCreationTime(o.hardTimeout, 'hardTimeout'),
+    cacheErrorsForMs:
+      o.cacheErrorsFor === undefined
+        ? defaults.cacheErrorsForMs
+        : parseCreationTime(o.cacheErrorsFor, 'cacheErrorsFor'),
   });
 }
 

@@ -27,7 +27,6 @@ import {
 } from '../keys/key-generators.js';
 import { KeyedLocks } from '../lock/keyed-locks.js';
 import { NullMutex } from '../lock/mutex.js';
-import { RegionMutex } from '../lock/region-mutex.js';
 import { NO_VALUE, type NoValue } from '../no-value.js';
 import { type RandomSource, systemRandom } from '../random.js';
 import { BackgroundRefresher } from './background-refresh.js';
@@ -40,8 +39,9 @@ import {
   makeCachedFunction,
   makeCachedMultiFunction,
 } from './cached-function.js';
-import { type Configured, configure } from './configured.js';
+import { type Configured, configure, type RegionParts } from './configured.js';
 import { refreshEarly } from './early-refresh.js';
+import { ErrorCache } from './error-cache.js';
 import { readFlatConfig } from './flat-config.js';
 import { Freshness } from './freshness.js';
 import { Handoffs } from './handoff.js';
@@ -83,9 +83,8 @@ export class CacheRegion {
   readonly #clock: Clock;
   readonly #random: RandomSource;
   readonly #freshness: Freshness;
-  readonly #locks = new KeyedLocks();
-  readonly #handoffs = new Handoffs();
-  readonly #background = new BackgroundRefresher();
+  /** What the region keeps whatever its backend: locks, hand-offs, running creations, ... */
+  readonly #parts: RegionParts;
   #backend: CacheBackend | undefined;
   #configured: Configured | undefined;
   #closed = false;
@@ -102,6 +101,16 @@ export class CacheRegion {
       this.#clock,
       new DefaultInvalidationStrategy(() => this.#freshness.now()),
     );
+    this.#parts = {
+      region: this,
+      clock: this.#clock,
+      freshness: this.#freshness,
+      locks: new KeyedLocks(),
+      handoffs: new Handoffs(),
+      background: new BackgroundRefresher(),
+      creations: new Set(),
+      errors: new ErrorCache(),
+    };
   }
 
   // ---------------------------------------------------------------- configuration
@@ -139,25 +148,15 @@ export class CacheRegion {
       backend,
       expiration,
       settings: this.#settings,
-      parts: {
-        region: this,
-        clock: this.#clock,
-        freshness: this.#freshness,
-        locks: this.#locks,
-        handoffs: this.#handoffs,
-        background: this.#background,
-      },
+      parts: this.#parts,
       isCurrent: (store) => this.#configured?.store === store,
     });
   }
 
   /**
-   * Configures from a flat config object, as dogpile's `configure_from_config`: `<prefix>backend`
-   * names the backend (its package is imported if installed), `<prefix>expirationTime` (or
-   * `expiration_time`), and every `<prefix>arguments.<name>` becomes a backend argument, with
-   * snake_case names turned to camelCase. String values are coerced (`'30'` → 30, `'true'` → true).
-   * A backend package that is not imported yet is imported: see {@link loadBackendFactory} for
-   * where it is looked for. It is async for that import.
+   * Configures from a flat config object, as dogpile's `configure_from_config` (see
+   * {@link readFlatConfig}); async because it imports the backend package the config names
+   * (see {@link loadBackendFactory} for where it looks).
    *
    * @example
    * await region.configureFromConfig(
@@ -229,12 +228,12 @@ export class CacheRegion {
 
   /** The number of keys whose in-process creation lock is held right now. */
   get lockedKeyCount(): number {
-    return this.#locks.size;
+    return this.#parts.locks.size;
   }
 
   /** The number of background regenerations running right now. */
   get backgroundRefreshCount(): number {
-    return this.#background.size;
+    return this.#parts.background.size;
   }
 
   #open(): Configured {
@@ -255,17 +254,15 @@ export class CacheRegion {
     this.#backend = undefined;
     this.#configured = undefined;
     this.#closed = true;
+    for (const creation of this.#parts.creations) creation.abort(new RegionClosedError(this.name));
     // Background regenerations still write to this backend; it stays open until they are done.
-    await this.#background.drain();
+    await this.#parts.background.drain();
     await backend.close();
   }
 
   // ---------------------------------------------------------------- reading and writing
 
-  /**
-   * The value for `key`, or `NO_VALUE` when it is missing, expired or invalidated (unless
-   * `ignoreExpiration`).
-   */
+  /** The value for `key`, or `NO_VALUE` if missing, expired or invalidated (see `ignoreExpiration`). */
   async get<T = unknown>(key: string, options?: GetOptions): Promise<T | NoValue> {
     const value = await this.getValueMetadata<T>(key, options);
     return value === null ? NO_VALUE : value.payload;
@@ -354,7 +351,8 @@ export class CacheRegion {
 
   /** A write or delete through the region takes back what a lock holder would hand out. */
   #revoke(mangled: string): void {
-    if (this.#locks.isLocked(mangled)) this.#handoffs.revoke(mangled);
+    this.#parts.errors.forget(mangled);
+    if (this.#parts.locks.isLocked(mangled)) this.#parts.handoffs.revoke(mangled);
   }
 
   /**
@@ -370,9 +368,9 @@ export class CacheRegion {
   async keyIsLocked(key: string): Promise<boolean> {
     const { store } = this.#open();
     const mangled = store.key(key);
+    if (this.#parts.locks.isLocked(mangled)) return true;
     const remote = store.mutex(mangled);
-    if (remote instanceof NullMutex) return false;
-    return new RegionMutex(this.#locks, mangled, remote).locked();
+    return remote !== null && !(remote instanceof NullMutex) && remote.locked();
   }
 
   // ---------------------------------------------------------------- the dogpile lock

@@ -1,0 +1,151 @@
+import type { Duration } from '../duration.js';
+import { toSeconds } from '../duration.js';
+import { CreatorTimeoutError, ValidationError } from '../errors.js';
+import type { NoValue } from '../no-value.js';
+
+/**
+ * What a creator receives after its `creatorArgs`: the creation's signal and key, the value it
+ * replaces, and ways to decide from the value what to keep.
+ *
+ * @example
+ * await region.getOrCreate('report', async (ctx) => {
+ *   const report = await fetchReport({ signal: ctx.signal });
+ *   if (report.partial) ctx.setExpirationTime('30s'); // retry sooner than the region's 10 min
+ *   if (report.empty) ctx.skip();                      // return it, but do not cache it
+ *   return report;
+ * });
+ */
+export interface CreationContext<T = unknown> {
+  /**
+   * Aborts when the creation should stop: past `hardTimeout` (reason: `CreatorTimeoutError`) or,
+   * for a creation callers are waiting for, when the region is closed (reason:
+   * `RegionClosedError`; a background regeneration is let finish and store, as `close()` waits
+   * for it). Pass it to `fetch`, database drivers and the like.
+   */
+  readonly signal: AbortSignal;
+  /** The key being created, as the caller gave it (before the key mangler). */
+  readonly key: string;
+  /** The value being replaced (expired or soft-invalidated), or `NO_VALUE` when there is none. */
+  readonly staleValue: T | NoValue;
+  /**
+   * Keeps this value fresh for `duration` (seconds or a duration string) instead of the call's
+   * expiration time; at most that time, and only when the call has one. Stored by writing the
+   * value's creation time earlier, so Python dogpile.cache and every process see the same expiry.
+   */
+  setExpirationTime(duration: Duration): void;
+  /** Returns the value to the callers without caching it (as `shouldCacheFn` returning false). */
+  skip(): void;
+}
+
+/** Options of a creation, on the region (`makeRegion`) and per call (`getOrCreate`). */
+export interface CreationOptions {
+  /**
+   * The longest a creator may run, in seconds or a duration string (`'5s'`): past it its
+   * `signal` aborts, the callers get a `CreatorTimeoutError` (or the stale value, with
+   * `staleIfError`) and the lock is released. `null` or `-1`: no limit. Default: `null`.
+   *
+   * @example
+   * makeRegion({ hardTimeout: '5s' });
+   */
+  hardTimeout?: Duration | null;
+  /**
+   * When a creator throws, remember its error for this long (seconds or a duration string) and
+   * give it to the callers of that key, as a `CachedCreatorError` with the original as `cause`,
+   * instead of running the creator again: a failing dependency is not hammered by every caller.
+   * Callers with a stale value get that value. Kept in this process only. `null` or `-1`: off.
+   * Default: `null`.
+   *
+   * @example
+   * makeRegion({ cacheErrorsFor: '10s' });
+   */
+  cacheErrorsFor?: Duration | null;
+}
+
+/** Milliseconds, or `null` for off (`undefined`, `null`, `-1`); more than 0. */
+export function parseCreationTime(value: unknown, what: string): number | null {
+  if (value === undefined || value === null) return null;
+  const seconds = toSeconds(value, what);
+  if (seconds === -1) return null;
+  if (seconds === 0) {
+    throw new ValidationError(
+      `${what} must be more than 0 seconds, or null (or -1) for off; got 0.`,
+    );
+  }
+  return seconds * 1000;
+}
+
+/** One run of a creator: its context, its timeout, and what the creator decided. */
+export class Creation<T> implements CreationContext<T> {
+  readonly #controller = new AbortController();
+  readonly #expiration: number | null;
+  /** Seconds the value stays fresh, when the creator set it. */
+  freshFor: number | undefined;
+  skipped = false;
+
+  constructor(
+    readonly key: string,
+    readonly staleValue: T | NoValue,
+    expiration: number | null,
+  ) {
+    this.#expiration = expiration;
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  setExpirationTime(duration: Duration): void {
+    const seconds = toSeconds(duration, 'setExpirationTime');
+    if (this.#expiration === null) {
+      throw new ValidationError(
+        `setExpirationTime needs an expiration time on the region or the call to shorten; key "${this.key}" never expires here.`,
+      );
+    }
+    if (seconds === -1 || seconds > this.#expiration) {
+      throw new ValidationError(
+        `setExpirationTime can only shorten the expiration time (${this.#expiration} s here); got ${String(duration)}.`,
+      );
+    }
+    this.freshFor = seconds;
+  }
+
+  skip(): void {
+    this.skipped = true;
+  }
+
+  /** Stops the creation: its signal aborts with `reason`, and {@link run} rejects with it. */
+  abort(reason: Error): void {
+    this.#controller.abort(reason);
+  }
+
+  /**
+   * Runs `create`, rejecting with the abort reason as soon as the signal aborts (at
+   * `hardTimeoutMs`, or by {@link abort}); a result that comes after that is dropped.
+   */
+  async run(create: () => T | Promise<T>, hardTimeoutMs: number | null): Promise<T> {
+    const signal = this.#controller.signal;
+    const timer =
+      hardTimeoutMs === null
+        ? undefined
+        : setTimeout(
+            () => this.abort(new CreatorTimeoutError(this.key, hardTimeoutMs)),
+            hardTimeoutMs,
+          );
+    let onAbort: (() => void) | undefined;
+    try {
+      const created = Promise.resolve().then(create);
+      const aborted = new Promise<never>((_, reject) => {
+        onAbort = () => reject(signal.reason);
+        if (signal.aborted) onAbort();
+        else signal.addEventListener('abort', onAbort, { once: true });
+      });
+      // Whichever loses is settled later: without a handler, its rejection would be unhandled.
+      created.catch(() => {});
+      aborted.catch(() => {});
+      return await Promise.race([created, aborted]);
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
+      if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
+    }
+  }
+}
