@@ -1,0 +1,303 @@
+import type { Socket } from 'node:net';
+import memjs from 'memjs';
+import { closedError, MemcachedBackendError, STATUS_TEXT, toMemcachedError } from './errors.js';
+import { formatAddress } from './servers.js';
+
+type Client = memjs.Client;
+type Server = memjs.Server;
+
+/** Binary protocol opcodes used here. */
+export const Op = {
+  GET: 0x00,
+  SET: 0x01,
+  ADD: 0x02,
+  DELETE: 0x04,
+  VERSION: 0x0b,
+} as const;
+
+/** Binary protocol response statuses used here. */
+export const Status = {
+  OK: 0x00,
+  NOT_FOUND: 0x01,
+  EXISTS: 0x02,
+  TOO_LARGE: 0x03,
+  NOT_STORED: 0x05,
+  AUTH_ERROR: 0x20,
+} as const;
+
+/** A server's answer to one request. */
+export interface Reply {
+  readonly status: number;
+  readonly value: Buffer;
+  /** The item's CAS (8 bytes), as GET returns it. */
+  readonly cas: Buffer;
+}
+
+/** One request to send. */
+export interface Request {
+  readonly opcode: number;
+  /** The wire key (see `wireKey`); also picks the server. */
+  readonly key: string;
+  readonly extras?: Buffer;
+  readonly value?: Buffer;
+  /** Only act if the item's CAS is still this (SET, DELETE). */
+  readonly cas?: Buffer;
+  /** Names the command in error messages, e.g. `'GET'`. */
+  readonly operation: string;
+  /** Safe to send again after a connection error (reads, plain writes; not ADD). */
+  readonly idempotent: boolean;
+}
+
+/** Settings of {@link Transport}. */
+export interface TransportOptions {
+  /** Backstop for one request, in ms, on top of memjs's own timeouts. */
+  readonly requestTimeoutMs: number;
+  /** Extra attempts of an idempotent request after a connection error. */
+  readonly retries: number;
+  readonly retryDelayMs: number;
+  /** How often a server that failed is probed (VERSION) until it answers, in ms. */
+  readonly probeIntervalMs: number;
+}
+
+interface Pending {
+  /** The connection the request went out on, once written. */
+  socket: Socket | undefined;
+  readonly finish: (error: unknown, reply?: Reply) => void;
+}
+
+const NO_BUFFER = Buffer.alloc(0);
+const ZERO_CAS = Buffer.alloc(8);
+
+/** memjs's `Server` with what it keeps private. */
+interface ServerInternals {
+  _socket?: Socket;
+  responseCallbacks: Record<number, unknown>;
+  errorCallbacks: Record<number, unknown>;
+}
+
+/**
+ * Sends binary protocol requests through a memjs `Client`'s connections, with what memjs's own
+ * commands lack: CAS on any request, the raw status of every reply, a bound on every request
+ * (memjs never answers a request whose connection the server closed), and fail-fast: once a
+ * server failed to connect or to answer, requests for its keys fail at once, without a round
+ * trip, until a background VERSION probe gets an answer.
+ */
+export class Transport {
+  readonly client: Client;
+  readonly #options: TransportOptions;
+  /** Servers known to be down or stalled, with the error that said so. */
+  readonly #down = new Map<Server, MemcachedBackendError>();
+  readonly #pending = new Map<number, Pending>();
+  readonly #watched = new WeakSet<Socket>();
+  #closed = false;
+
+  constructor(client: Client, options: TransportOptions) {
+    this.client = client;
+    this.#options = options;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Whether any server is known to be down right now. */
+  get anyDown(): boolean {
+    return this.#down.size > 0;
+  }
+
+  /** The server that holds `key`, chosen as memjs chooses (its `getServer`, which may be overridden). */
+  serverFor(key: string): Server {
+    const servers = this.client.servers;
+    if (servers.length === 1) return servers[0]!;
+    const index = this.client.getServer(key) as unknown as number;
+    const server = servers[index];
+    if (server === undefined) {
+      throw new MemcachedBackendError(
+        'ERR_MEMCACHED_COMMAND',
+        `The memjs client's getServer("${key}") returned ${String(index)}, not the index of one of its ${servers.length} servers.`,
+      );
+    }
+    return server;
+  }
+
+  /** `host:port` of `server`. */
+  where(server: Server): string {
+    return formatAddress(server);
+  }
+
+  /** Sends `request` to its key's server; rejects with a {@link MemcachedBackendError}. */
+  async send(request: Request): Promise<Reply> {
+    if (this.#closed) throw closedError();
+    const server = this.serverFor(request.key);
+    let attempt = 0;
+    for (;;) {
+      const down = this.#down.get(server);
+      if (down !== undefined) throw this.#stillDown(server, down, request.operation);
+      try {
+        return await this.#sendTo(server, request);
+      } catch (error) {
+        if (this.#closed) throw closedError();
+        const failure = toMemcachedError(error, this.where(server), request.operation);
+        const retry =
+          failure.code === 'ERR_MEMCACHED_CONNECTION' &&
+          request.idempotent &&
+          attempt < this.#options.retries;
+        if (!retry) {
+          this.#markDown(server, failure);
+          throw failure;
+        }
+        attempt++;
+        await new Promise((resolve) => setTimeout(resolve, this.#options.retryDelayMs).unref());
+        if (this.#closed) throw closedError();
+      }
+    }
+  }
+
+  #stillDown(
+    server: Server,
+    down: MemcachedBackendError,
+    operation: string,
+  ): MemcachedBackendError {
+    return new MemcachedBackendError(
+      down.code,
+      `${down.message.replace(/\.$/, '')}. Failing at once until ${this.where(server)} answers again (probed every ${this.#options.probeIntervalMs} ms); ${operation} was not sent.`,
+      { cause: down.cause },
+    );
+  }
+
+  /** One request on the wire, answered, failed, or given up after the backstop timeout. */
+  #sendTo(server: Server, request: Request): Promise<Reply> {
+    const client = this.client;
+    client.incrSeq();
+    const seq = client.seq;
+    const buffer = memjs.Utils.makeRequestBuffer(
+      request.opcode,
+      request.key,
+      request.extras ?? NO_BUFFER,
+      request.value ?? NO_BUFFER,
+      seq,
+    );
+    if (request.cas !== undefined) request.cas.copy(buffer, 16);
+    return new Promise<Reply>((resolve, reject) => {
+      let done = false;
+      const finish = (error: unknown, reply?: Reply) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        this.#pending.delete(seq);
+        if (error !== undefined) {
+          const internals = server as unknown as ServerInternals;
+          delete internals.responseCallbacks[seq];
+          delete internals.errorCallbacks[seq];
+          reject(error);
+        } else resolve(reply!);
+      };
+      const timer = setTimeout(
+        () =>
+          finish(
+            new MemcachedBackendError(
+              'ERR_MEMCACHED_TIMEOUT',
+              `Memcached at ${this.where(server)} did not answer ${request.operation} within ${this.#options.requestTimeoutMs} ms. ` +
+                'The server may be stopped, overloaded or unreachable; raise commandTimeout if the command is legitimately slow.',
+            ),
+          ),
+        this.#options.requestTimeoutMs,
+      );
+      const pending: Pending = { socket: undefined, finish };
+      this.#pending.set(seq, pending);
+      server.onResponse(seq, (response) => {
+        finish(undefined, {
+          status: response.header.status,
+          value: response.val,
+          cas: response.header.cas ?? ZERO_CAS,
+        });
+      });
+      server.onError(seq, (error) => finish(error ?? new Error('connection failed')));
+      server.write(buffer);
+      this.#watch(server, pending);
+    });
+  }
+
+  /**
+   * memjs forgets the requests of a connection that the server closed without an error (a
+   * killed or restarted server): fail them at once instead of at their timeout.
+   */
+  #watch(server: Server, pending: Pending): void {
+    const socket = (server as unknown as ServerInternals)._socket;
+    if (socket === undefined) return;
+    pending.socket = socket;
+    if (this.#watched.has(socket)) return;
+    this.#watched.add(socket);
+    socket.once('close', () => {
+      for (const each of [...this.#pending.values()]) {
+        if (each.socket !== socket) continue;
+        each.finish(
+          new MemcachedBackendError(
+            'ERR_MEMCACHED_CONNECTION',
+            `The connection to Memcached at ${this.where(server)} closed before it answered (the server stopped or restarted).`,
+          ),
+        );
+      }
+    });
+  }
+
+  /** A connection, authentication or timeout failure: fail fast until a probe gets an answer. */
+  #markDown(server: Server, failure: MemcachedBackendError): void {
+    if (this.#closed || this.#down.has(server)) return;
+    if (
+      failure.code !== 'ERR_MEMCACHED_CONNECTION' &&
+      failure.code !== 'ERR_MEMCACHED_TIMEOUT' &&
+      failure.code !== 'ERR_MEMCACHED_AUTH'
+    ) {
+      return;
+    }
+    this.#down.set(server, failure);
+    void this.#probe(server);
+  }
+
+  async #probe(server: Server): Promise<void> {
+    while (this.#down.has(server) && !this.#closed) {
+      await new Promise((resolve) => setTimeout(resolve, this.#options.probeIntervalMs).unref());
+      if (this.#closed) return;
+      try {
+        const reply = await this.#sendTo(server, {
+          opcode: Op.VERSION,
+          key: '',
+          operation: 'VERSION',
+          idempotent: true,
+        });
+        // A server that wants SASL answers every command "authentication required".
+        if (reply.status === Status.AUTH_ERROR) continue;
+        this.#down.delete(server);
+        return;
+      } catch {
+        // Still down: probe again after the interval.
+      }
+    }
+  }
+
+  /** Fails every request in flight and stops probing; the connections are the owner's to close. */
+  close(): void {
+    this.#closed = true;
+    this.#down.clear();
+    for (const pending of [...this.#pending.values()]) pending.finish(closedError());
+  }
+}
+
+/** The error for a reply whose status is not one the caller expects. */
+export function statusError(
+  status: number,
+  where: string,
+  operation: string,
+): MemcachedBackendError {
+  if (status === Status.AUTH_ERROR || status === 0x08) {
+    return new MemcachedBackendError(
+      'ERR_MEMCACHED_AUTH',
+      `Memcached at ${where} refused ${operation}: ${STATUS_TEXT[status]}. Give username and password (the server runs with SASL, -S), or check them.`,
+    );
+  }
+  return new MemcachedBackendError(
+    'ERR_MEMCACHED_COMMAND',
+    `Memcached at ${where} failed ${operation}: ${STATUS_TEXT[status] ?? `status 0x${status.toString(16)}`}.`,
+  );
+}
