@@ -68,11 +68,6 @@ export class MemcachedBackend extends BytesBackend {
       this.#ownsClient = false;
     } else {
       this.#ownsClient = true;
-      const serverOptions = {
-        timeout: resolved.commandTimeoutMs / 1000,
-        conntimeout: resolved.connectTimeoutMs / 1000,
-        keepAlive: resolved.keepAlive,
-      };
       const servers = connection.servers.map((address) => {
         const server = new memjs.Server(address.host, address.port, undefined, undefined, {
           timeout: resolved.commandTimeoutMs / 1000,
