@@ -28,6 +28,16 @@ function toBuffer(bytes: Uint8Array): Buffer {
     : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+/** `undefined` for a valid key, or the rejection of core's `validateKey`. */
+function checkKey(key: string): Promise<never> | undefined {
+  try {
+    validateKey(key);
+    return undefined;
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
 /**
  * A dogpile.cache backend on Memcached through memjs, optionally with a distributed dogpile lock
  * (core's `LeaseMutex` over {@link MemcachedLeaseStore}). Values are stored as
@@ -148,8 +158,9 @@ export class MemcachedBackend extends BytesBackend {
   }
 
   override getSerialized(key: string): Promise<Uint8Array | NoValue> {
-    validateKey(key);
-    return this.#get(key);
+    // Not async, so a read costs no extra promise; a bad key still rejects rather than throws.
+    const invalid = checkKey(key);
+    return invalid ?? this.#get(key);
   }
 
   /** One GET per key, all sent at once (memjs has no multi-get): one round trip, not one per key. */
@@ -196,8 +207,8 @@ export class MemcachedBackend extends BytesBackend {
   }
 
   override setSerialized(key: string, value: Uint8Array): Promise<void> {
-    validateKey(key);
-    return this.#set(key, value, this.#expiryExtras());
+    const invalid = checkKey(key);
+    return invalid ?? this.#set(key, value, this.#expiryExtras());
   }
 
   override async setSerializedMulti(mapping: ReadonlyMap<string, Uint8Array>): Promise<void> {
@@ -221,8 +232,8 @@ export class MemcachedBackend extends BytesBackend {
   }
 
   override delete(key: string): Promise<void> {
-    validateKey(key);
-    return this.#delete(key);
+    const invalid = checkKey(key);
+    return invalid ?? this.#delete(key);
   }
 
   override async deleteMulti(keys: readonly string[]): Promise<void> {
