@@ -12,4 +12,7 @@ export type { MemcachedBackendOptions } from './options.js';
 export { MAX_KEY_BYTES, wireKey } from './wire-key.js';
 
 // Importing the package makes region.configure('memcached', { arguments }) work, as in dogpile.cache.
-registerBackend('memcached', (args) => new MemcachedBackend(args as MemcachedBackendOptions));
+// Python configs name the client library; every one of them means Memcached here.
+for (const name of ['memcached', 'pymemcache', 'pylibmc', 'bmemcached']) {
+  registerBackend(name, (args) => new MemcachedBackend(args as MemcachedBackendOptions));
+}
