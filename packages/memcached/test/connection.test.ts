@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { CachedValue, makeRegion } from '@dogpile/core';
 import { getFreePort, type MemcachedServer, startMemcached } from '@dogpile/test-servers';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -22,6 +23,14 @@ async function ownServer(options: Parameters<typeof startMemcached>[0] = {}) {
   const server = await startMemcached(options);
   servers.push(server);
   return server;
+}
+
+/** SIGSTOPs `server` and waits until the kernel reports it stopped (signals are asynchronous). */
+async function pause(server: MemcachedServer): Promise<void> {
+  const pid = server.process.child.pid!;
+  server.process.child.kill('SIGSTOP');
+  const state = () => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0];
+  expect(await eventually(() => state() === 'T', 2000, 5)).toBe(true);
 }
 
 async function failure(promise: Promise<unknown>): Promise<MemcachedBackendError> {
@@ -112,7 +121,7 @@ describe.skipIf(noServers)('connection failures', () => {
     const server = await ownServer();
     const backend = makeBackend(server.address, { commandTimeout: 0.3 });
     await backend.set('k', new CachedValue('v', meta()));
-    server.process.child.kill('SIGSTOP');
+    await pause(server);
     try {
       const started = performance.now();
       const stalled = await failure(backend.get('k'));
@@ -179,7 +188,7 @@ describe.skipIf(noServers)('connection failures', () => {
     const server = await ownServer();
     const backend = new MemcachedBackend({ servers: server.address, commandTimeout: 5 });
     await backend.get('k');
-    server.process.child.kill('SIGSTOP');
+    await pause(server);
     try {
       const pending = backend.get('k');
       await sleep(50);

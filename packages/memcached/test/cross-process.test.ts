@@ -34,7 +34,8 @@ describe.skipIf(noServers).each(targets)('across processes ($name)', (target) =>
   });
 
   for (const phase of ['locked', 'creating'] as const) {
-    it(`a holder SIGKILLed ${phase === 'locked' ? 'right after taking the lock' : 'mid-creation'}: another process takes over once the lease runs out, not before`, async () => {
+    // Where the lease lives does not matter here: the trio runs the kit's SIGKILL test.
+    it.skipIf(target.name !== 'one server')(`a holder SIGKILLed ${phase === 'locked' ? 'right after taking the lock' : 'mid-creation'}: another process takes over once the lease runs out, not before`, async () => {
       const p = uniquePrefix(`sigkill-${phase}`);
       const lockTimeoutMs = 1000;
       const key = `${p}k`;
@@ -81,7 +82,7 @@ describe.skipIf(noServers).each(targets)('across processes ($name)', (target) =>
     });
   }
 
-  it('a holder killed after storing the value: waiters get it at their next poll, not after its lease', async () => {
+  it.skipIf(target.name !== 'one server')('a holder killed after storing the value: waiters get it at their next poll, not after its lease', async () => {
     const p = uniquePrefix('stored');
     const key = `${p}k`;
     const lockTimeout = 5;

@@ -67,7 +67,7 @@ describe.skipIf(noServers).each(targets)('the Memcached lock ($name)', (target) 
     await target.raw().delete(wireKey(`_lock${key}`));
   });
 
-  it('a live holder keeps its lease past lockTimeout by extending it', async () => {
+  it.skipIf(target.name !== 'one server')('a live holder keeps its lease past lockTimeout by extending it', async () => {
     const backend = makeBackend(target, { distributedLock: true, lockTimeout: 0.3 });
     const other = makeBackend(target, { distributedLock: true, lockTimeout: 0.3 });
     const key = `${p}extend`;
