@@ -1,7 +1,22 @@
 import { makeRegion } from '@dogpile/core';
-import { describe, expect, it } from 'vitest';
-import { leaseSeconds, type MemcachedBackendError, wireKey } from '../src/index.js';
-import { captureErrors, makeBackend, noServers, sleep, targets, uniquePrefix } from './helpers.js';
+import memjs from 'memjs';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import {
+  leaseSeconds,
+  type MemcachedBackendError,
+  MemcachedLeaseStore,
+  wireKey,
+} from '../src/index.js';
+import { type Request, Transport } from '../src/transport.js';
+import {
+  captureErrors,
+  makeBackend,
+  noServers,
+  single,
+  sleep,
+  targets,
+  uniquePrefix,
+} from './helpers.js';
 
 describe.skipIf(noServers).each(targets)('the Memcached lock ($name)', (target) => {
   const p = uniquePrefix('mutex');
@@ -67,18 +82,21 @@ describe.skipIf(noServers).each(targets)('the Memcached lock ($name)', (target) 
     await target.raw().delete(wireKey(`_lock${key}`));
   });
 
-  it.skipIf(target.name !== 'one server')('a live holder keeps its lease past lockTimeout by extending it', async () => {
-    const backend = makeBackend(target, { distributedLock: true, lockTimeout: 0.3 });
-    const other = makeBackend(target, { distributedLock: true, lockTimeout: 0.3 });
-    const key = `${p}extend`;
-    const mutex = backend.getMutex(key)!;
-    expect(await mutex.acquire(false)).toBe(true);
-    const token = await raw(`_lock${key}`);
-    await sleep(2600); // past the 2 server seconds a 0.3 s lease is given
-    expect(await other.getMutex(key)!.acquire(false)).toBe(false);
-    expect(await raw(`_lock${key}`)).toBe(token);
-    await mutex.release();
-  });
+  it.skipIf(target.name !== 'one server')(
+    'a live holder keeps its lease past lockTimeout by extending it',
+    async () => {
+      const backend = makeBackend(target, { distributedLock: true, lockTimeout: 0.3 });
+      const other = makeBackend(target, { distributedLock: true, lockTimeout: 0.3 });
+      const key = `${p}extend`;
+      const mutex = backend.getMutex(key)!;
+      expect(await mutex.acquire(false)).toBe(true);
+      const token = await raw(`_lock${key}`);
+      await sleep(2600); // past the 2 server seconds a 0.3 s lease is given
+      expect(await other.getMutex(key)!.acquire(false)).toBe(false);
+      expect(await raw(`_lock${key}`)).toBe(token);
+      await mutex.release();
+    },
+  );
 
   it('lockTimeout is rounded up to whole seconds, plus one for the server clock tick', () => {
     expect(leaseSeconds(1)).toBe(2);
@@ -116,4 +134,46 @@ describe.skipIf(noServers).each(targets)('the Memcached lock ($name)', (target) 
     ]);
     expect(runs).toBe(1);
   });
+});
+
+describe.skipIf(noServers)('MemcachedLeaseStore release and extend are atomic (CAS)', () => {
+  /**
+   * The real server, with one interleaving forced: between the GET that finds our token and the
+   * DELETE/SET that follows, our lease expires and another holder takes the lock.
+   */
+  async function raceAfterGet(operation: 'release' | 'extend') {
+    const client = memjs.Client.create(single.servers(), { logger: { log() {} } });
+    onTestFinished(() => client.close());
+    const transport = new Transport(client, {
+      requestTimeoutMs: 2000,
+      retries: 0,
+      retryDelayMs: 10,
+      probeIntervalMs: 100,
+    });
+    const lockKey = `${uniquePrefix('cas')}lock`;
+    const store = new MemcachedLeaseStore({
+      send: async (request: Request) => {
+        const reply = await transport.send(request);
+        if (request.operation.endsWith(' GET') && request.operation !== 'lock GET') {
+          await client.delete(lockKey); // our lease ran out...
+          await client.add(lockKey, 'the next holder', { expires: 30 }); // ...and was taken
+        }
+        return reply;
+      },
+      where: () => single.servers(),
+    });
+    expect(await store.tryTake(lockKey, 'ours', 5000)).toBe(true);
+    const done =
+      operation === 'release'
+        ? await store.release(lockKey, 'ours')
+        : await store.extend(lockKey, 'ours', 5000);
+    expect(done, `${operation} of a lease taken over in between`).toBe(false);
+    expect((await client.get(lockKey)).value?.toString()).toBe('the next holder');
+    transport.close();
+  }
+
+  it('a release never removes a lock taken over between its GET and its DELETE', () =>
+    raceAfterGet('release'));
+  it('an extension never overwrites a lock taken over between its GET and its SET', () =>
+    raceAfterGet('extend'));
 });
