@@ -62,6 +62,9 @@ export interface TransportOptions {
 interface Pending {
   /** The connection the request went out on, once written. */
   socket: Socket | undefined;
+  /** `performance.now()` after which the request is given up. */
+  readonly deadline: number;
+  readonly server: Server;
   readonly finish: (error: unknown, reply?: Reply) => void;
 }
 
@@ -89,11 +92,18 @@ export class Transport {
   readonly #down = new Map<Server, MemcachedBackendError>();
   readonly #pending = new Map<number, Pending>();
   readonly #watched = new WeakSet<Socket>();
+  /** Gives up requests past their deadline; one timer for all of them, not one per request. */
+  readonly #sweeper: NodeJS.Timeout;
   #closed = false;
 
   constructor(client: Client, options: TransportOptions) {
     this.client = client;
     this.#options = options;
+    this.#sweeper = setInterval(
+      () => this.#sweep(),
+      Math.max(10, Math.min(250, options.requestTimeoutMs / 4)),
+    );
+    this.#sweeper.unref();
   }
 
   get closed(): boolean {
@@ -126,30 +136,37 @@ export class Transport {
   }
 
   /** Sends `request` to its key's server; rejects with a {@link MemcachedBackendError}. */
-  async send(request: Request): Promise<Reply> {
-    if (this.#closed) throw closedError();
-    const server = this.serverFor(request.key);
-    let attempt = 0;
-    for (;;) {
-      const down = this.#down.get(server);
-      if (down !== undefined) throw this.#stillDown(server, down, request.operation);
+  send(request: Request): Promise<Reply> {
+    // Not async: the hit path pays for one promise, the request's own.
+    if (this.#closed) return Promise.reject(closedError());
+    let server: Server;
+    try {
+      server = this.serverFor(request.key);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const down = this.#down.get(server);
+    if (down !== undefined) {
+      return Promise.reject(this.#stillDown(server, down, request.operation));
+    }
+    if (this.#options.retries > 0 && request.idempotent) return this.#withRetries(server, request);
+    return this.#sendTo(server, request, true);
+  }
+
+  async #withRetries(server: Server, request: Request): Promise<Reply> {
+    for (let attempt = 0; ; attempt++) {
+      const last = attempt >= this.#options.retries;
       try {
-        return await this.#sendTo(server, request);
+        return await this.#sendTo(server, request, last);
       } catch (error) {
-        if (this.#closed) throw closedError();
-        const failure = toMemcachedError(error, this.where(server), request.operation);
-        const retry =
-          failure.code === 'ERR_MEMCACHED_CONNECTION' &&
-          request.idempotent &&
-          attempt < this.#options.retries;
-        if (!retry) {
+        const failure = error as MemcachedBackendError;
+        if (last || failure.code !== 'ERR_MEMCACHED_CONNECTION') {
           this.#markDown(server, failure);
           throw failure;
         }
-        attempt++;
-        await new Promise((resolve) => setTimeout(resolve, this.#options.retryDelayMs).unref());
-        if (this.#closed) throw closedError();
       }
+      await new Promise((resolve) => setTimeout(resolve, this.#options.retryDelayMs).unref());
+      if (this.#closed) throw closedError();
     }
   }
 
@@ -165,8 +182,12 @@ export class Transport {
     );
   }
 
-  /** One request on the wire, answered, failed, or given up after the backstop timeout. */
-  #sendTo(server: Server, request: Request): Promise<Reply> {
+  /**
+   * One request on the wire: answered, failed (as a {@link MemcachedBackendError}; with
+   * `markDown`, a connection failure also makes the server fail fast), or given up when the
+   * sweeper finds it past its deadline.
+   */
+  #sendTo(server: Server, request: Request, markDown: boolean): Promise<Reply> {
     const client = this.client;
     client.incrSeq();
     const seq = client.seq;
@@ -179,43 +200,55 @@ export class Transport {
     );
     if (request.cas !== undefined) request.cas.copy(buffer, 16);
     return new Promise<Reply>((resolve, reject) => {
-      let done = false;
-      const finish = (error: unknown, reply?: Reply) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        this.#pending.delete(seq);
-        if (error !== undefined) {
+      const pending: Pending = {
+        socket: undefined,
+        deadline: performance.now() + this.#options.requestTimeoutMs,
+        server,
+        finish: (error, reply) => {
+          if (!this.#pending.delete(seq)) return;
+          if (error === undefined) {
+            resolve(reply!);
+            return;
+          }
           const internals = server as unknown as ServerInternals;
           delete internals.responseCallbacks[seq];
           delete internals.errorCallbacks[seq];
-          reject(error);
-        } else resolve(reply!);
+          // A command cut off by our own close() fails because of the close, not the server.
+          const failure = this.#closed
+            ? closedError()
+            : toMemcachedError(error, this.where(server), request.operation);
+          if (markDown) this.#markDown(server, failure);
+          reject(failure);
+        },
       };
-      const timer = setTimeout(
-        () =>
-          finish(
-            new MemcachedBackendError(
-              'ERR_MEMCACHED_TIMEOUT',
-              `Memcached at ${this.where(server)} did not answer ${request.operation} within ${this.#options.requestTimeoutMs} ms. ` +
-                'The server may be stopped, overloaded or unreachable; raise commandTimeout if the command is legitimately slow.',
-            ),
-          ),
-        this.#options.requestTimeoutMs,
-      );
-      const pending: Pending = { socket: undefined, finish };
       this.#pending.set(seq, pending);
       server.onResponse(seq, (response) => {
-        finish(undefined, {
+        pending.finish(undefined, {
           status: response.header.status,
           value: response.val,
           cas: response.header.cas ?? ZERO_CAS,
         });
       });
-      server.onError(seq, (error) => finish(error ?? new Error('connection failed')));
+      server.onError(seq, (error) => pending.finish(error ?? new Error('connection failed')));
       server.write(buffer);
       this.#watch(server, pending);
     });
+  }
+
+  /** Fails the requests past their deadline (memjs's own timeouts catch nearly all first). */
+  #sweep(): void {
+    if (this.#pending.size === 0) return;
+    const now = performance.now();
+    for (const pending of this.#pending.values()) {
+      if (pending.deadline > now) continue;
+      pending.finish(
+        new MemcachedBackendError(
+          'ERR_MEMCACHED_TIMEOUT',
+          `Memcached at ${this.where(pending.server)} did not answer within ${this.#options.requestTimeoutMs} ms. ` +
+            'The server may be stopped, overloaded or unreachable; raise commandTimeout if the command is legitimately slow.',
+        ),
+      );
+    }
   }
 
   /**
@@ -260,12 +293,11 @@ export class Transport {
       await new Promise((resolve) => setTimeout(resolve, this.#options.probeIntervalMs).unref());
       if (this.#closed) return;
       try {
-        const reply = await this.#sendTo(server, {
-          opcode: Op.VERSION,
-          key: '',
-          operation: 'VERSION',
-          idempotent: true,
-        });
+        const reply = await this.#sendTo(
+          server,
+          { opcode: Op.VERSION, key: '', operation: 'VERSION', idempotent: true },
+          false,
+        );
         // A server that wants SASL answers every command "authentication required".
         if (reply.status === Status.AUTH_ERROR) continue;
         this.#down.delete(server);
@@ -279,6 +311,7 @@ export class Transport {
   /** Fails every request in flight and stops probing; the connections are the owner's to close. */
   close(): void {
     this.#closed = true;
+    clearInterval(this.#sweeper);
     this.#down.clear();
     for (const pending of [...this.#pending.values()]) pending.finish(closedError());
   }
