@@ -76,6 +76,15 @@ interface ServerInternals {
   _socket?: Socket;
   responseCallbacks: Record<number, unknown>;
   errorCallbacks: Record<number, unknown>;
+  requestTimeouts: number[];
+  connected: boolean;
+  options: { timeout?: number };
+}
+
+/** Requests waiting for the end of the current tick, to go out in one write per server. */
+interface Batch {
+  readonly buffers: Buffer[];
+  readonly pendings: Pending[];
 }
 
 /**
@@ -92,6 +101,8 @@ export class Transport {
   readonly #down = new Map<Server, MemcachedBackendError>();
   readonly #pending = new Map<number, Pending>();
   readonly #watched = new WeakSet<Socket>();
+  readonly #batches = new Map<Server, Batch>();
+  #flushScheduled = false;
   /** Gives up requests past their deadline; one timer for all of them, not one per request. */
   readonly #sweeper: NodeJS.Timeout;
   #closed = false;
@@ -210,9 +221,6 @@ export class Transport {
             resolve(reply!);
             return;
           }
-          const internals = server as unknown as ServerInternals;
-          delete internals.responseCallbacks[seq];
-          delete internals.errorCallbacks[seq];
           // A command cut off by our own close() fails because of the close, not the server.
           const failure = this.#closed
             ? closedError()
@@ -230,10 +238,45 @@ export class Transport {
         });
       });
       server.onError(seq, (error) => pending.finish(error ?? new Error('connection failed')));
-      server.write(buffer);
-      this.#watch(server, pending);
+      this.#enqueue(server, buffer, pending);
     });
   }
+
+  #enqueue(server: Server, buffer: Buffer, pending: Pending): void {
+    let batch = this.#batches.get(server);
+    if (batch === undefined) {
+      batch = { buffers: [], pendings: [] };
+      this.#batches.set(server, batch);
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        // After the current microtasks: every request made in this turn (64 callers woken by
+        // one read of replies) goes out in one write, not one system call each.
+        process.nextTick(this.#flush);
+      }
+    }
+    batch.buffers.push(buffer);
+    batch.pendings.push(pending);
+  }
+
+  readonly #flush = (): void => {
+    this.#flushScheduled = false;
+    for (const [server, batch] of this.#batches) {
+      const internals = server as unknown as ServerInternals;
+      const count = batch.buffers.length;
+      if (count === 1 || !internals.connected) {
+        // Connecting: memjs queues each write until the connection (and SASL) is ready.
+        for (const buffer of batch.buffers) server.write(buffer);
+      } else {
+        server.write(Buffer.concat(batch.buffers));
+        // memjs counts one reply deadline per write and drops one per reply: add the others.
+        const deadline =
+          memjs.Utils.timestamp() + Math.round((internals.options.timeout ?? 0.5) * 1000);
+        for (let i = 1; i < count; i++) internals.requestTimeouts.push(deadline);
+      }
+      for (const pending of batch.pendings) this.#watch(server, pending);
+    }
+    this.#batches.clear();
+  };
 
   /** Fails the requests past their deadline (memjs's own timeouts catch nearly all first). */
   #sweep(): void {
@@ -262,6 +305,16 @@ export class Transport {
     if (this.#watched.has(socket)) return;
     this.#watched.add(socket);
     socket.once('close', () => {
+      const internals = server as unknown as ServerInternals;
+      if (internals._socket === undefined) {
+        // Closed without an error, memjs kept the replies it waits for: forget them, as it does
+        // after an error, so their deadlines cannot time out the next connection.
+        internals.requestTimeouts.length = 0;
+        for (const seq of Object.keys(internals.responseCallbacks)) {
+          delete internals.responseCallbacks[Number(seq)];
+          delete internals.errorCallbacks[Number(seq)];
+        }
+      }
       for (const each of [...this.#pending.values()]) {
         if (each.socket !== socket) continue;
         each.finish(

@@ -80,7 +80,11 @@ describe.skipIf(noServers).each(targets)('MemcachedBackend storage ($name)', (ta
       const write = server.write;
       const responseHandler = server.responseHandler;
       server.write = function (this: memjs.Server, blob) {
-        events.push('write');
+        // One write may carry several requests: one binary protocol header each.
+        const bytes = Buffer.from(blob as Uint8Array);
+        for (let at = 0; at < bytes.length; at += 24 + bytes.readUInt32BE(at + 8)) {
+          events.push('request');
+        }
         return write.call(this, blob);
       };
       server.responseHandler = function (this: memjs.Server, data) {
@@ -98,7 +102,31 @@ describe.skipIf(noServers).each(targets)('MemcachedBackend storage ($name)', (ta
       for (const undo of restore) undo();
     }
     expect(events.indexOf('reply')).toBe(20);
-    expect(events.filter((e) => e === 'write')).toHaveLength(20);
+    expect(events.filter((e) => e === 'request')).toHaveLength(20);
+  });
+
+  it('requests made in one tick go out in one write per server', async () => {
+    const backend = makeBackend(target);
+    await backend.get(`${p}same-server`); // connects to its server
+    let writes = 0;
+    const restore = backend.client.servers.map((server) => {
+      const write = server.write;
+      server.write = function (this: memjs.Server, blob) {
+        writes++;
+        return write.call(this, blob);
+      };
+      return () => {
+        server.write = write;
+      };
+    });
+    try {
+      // One key: one server.
+      const keys = Array.from({ length: 64 }, () => `${p}same-server`);
+      await Promise.all(keys.map((key) => backend.get(key)));
+    } finally {
+      for (const undo of restore) undo();
+    }
+    expect(writes).toBe(1);
   });
 
   it('keys Memcached cannot store are stored under their SHA-1, deterministically, and stay apart', async () => {
