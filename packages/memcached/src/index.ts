@@ -6,6 +6,7 @@ import type { MemcachedBackendOptions } from './options.js';
 export { LeaseMutex as MemcachedMutex } from '@dogpile/core';
 export { MemcachedBackendError, type MemcachedErrorCode } from './errors.js';
 export { exptime, RELATIVE_LIMIT_SECONDS } from './expire-time.js';
+export { pymemcacheMurmur3, pymemcacheServer } from './key-placement.js';
 export { MemcachedBackend } from './memcached-backend.js';
 export { leaseSeconds, MemcachedLeaseStore } from './memcached-lease-store.js';
 export type { MemcachedBackendOptions } from './options.js';

@@ -10,6 +10,7 @@ import {
 import memjs from 'memjs';
 import { closedError, MemcachedBackendError } from './errors.js';
 import { exptime } from './expire-time.js';
+import { pymemcacheServer } from './key-placement.js';
 import { MemcachedLeaseStore } from './memcached-lease-store.js';
 import { type MemcachedBackendOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { Op, type Reply, Status, statusError, Transport } from './transport.js';
@@ -96,7 +97,12 @@ export class MemcachedBackend extends BytesBackend {
       this.client = new memjs.Client(servers, { logger: SILENT_LOGGER, retries: 1 });
     }
     // A request may wait for its connection (connectTimeout), then for its reply (commandTimeout).
+    const nodes = this.client.servers.map((server) => `${server.host}:${server.port}`);
     this.#transport = new Transport(this.client, {
+      placement:
+        resolved.keyPlacement === 'pymemcache'
+          ? (key: string) => pymemcacheServer(nodes, key)
+          : undefined,
       requestTimeoutMs: resolved.connectTimeoutMs + resolved.commandTimeoutMs + 100,
       retries: resolved.retries,
       retryDelayMs: resolved.retryDelayMs,

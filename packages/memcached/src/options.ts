@@ -64,6 +64,13 @@ export interface MemcachedBackendOptions extends DistributedLockOptions {
   retryDelay?: Duration;
   /** TCP keep-alive on the connections this backend opens. Default: `false` (memjs's default). */
   keepAlive?: boolean;
+  /**
+   * How keys are spread over several servers: `'memjs'` (memjs's `hashCode(key) % servers`, or the
+   * `getServer` of a given `client`), or `'pymemcache'` (rendezvous hashing as pymemcache's
+   * `HashClient`, which dogpile.cache's pymemcache backend uses), so that Node and Python
+   * processes find each key, and its lock, on the same server. Default: `'memjs'`.
+   */
+  keyPlacement?: 'memjs' | 'pymemcache';
 
   // ------------------------------------------------------------------ storage
 
@@ -111,6 +118,7 @@ export interface ResolvedOptions {
   retries: number;
   retryDelayMs: number;
   keepAlive: boolean;
+  keyPlacement: 'memjs' | 'pymemcache';
   /** Whole seconds; `undefined`: no server-side expiry. */
   expireSeconds: number | undefined;
   onValueTooLarge: 'report' | 'throw';
@@ -131,6 +139,7 @@ const KNOWN = new Set<string>([
   'retries',
   'retryDelay',
   'keepAlive',
+  'keyPlacement',
   'memcachedExpireTime',
   'onValueTooLarge',
   'keyMangler',
@@ -216,6 +225,12 @@ export function resolveOptions(input: MemcachedBackendOptions = {}): ResolvedOpt
       `MemcachedBackend option onValueTooLarge must be 'report' or 'throw'; got ${JSON.stringify(onValueTooLarge)}.`,
     );
   }
+  const keyPlacement = options.keyPlacement ?? 'memjs';
+  if (keyPlacement !== 'memjs' && keyPlacement !== 'pymemcache') {
+    throw new ValidationError(
+      `MemcachedBackend option keyPlacement must be 'memjs' or 'pymemcache'; got ${JSON.stringify(keyPlacement)}.`,
+    );
+  }
   const serializer = options.serializer as Serializer | undefined;
   if (
     serializer !== undefined &&
@@ -298,6 +313,7 @@ export function resolveOptions(input: MemcachedBackendOptions = {}): ResolvedOpt
     retries: retries as number,
     retryDelayMs: positiveMs(options.retryDelay, 'retryDelay', DEFAULT_RETRY_DELAY_MS),
     keepAlive: (options.keepAlive as boolean | undefined) ?? false,
+    keyPlacement,
     expireSeconds,
     onValueTooLarge,
     keyMangler: options.keyMangler as KeyMangler | undefined,

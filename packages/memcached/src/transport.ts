@@ -57,6 +57,8 @@ export interface TransportOptions {
   readonly retryDelayMs: number;
   /** How often a server that failed is probed (VERSION) until it answers, in ms. */
   readonly probeIntervalMs: number;
+  /** Picks the index of the server for a key; default: the client's `getServer`. */
+  readonly placement?: ((key: string) => number) | undefined;
 }
 
 interface Pending {
@@ -130,12 +132,14 @@ export class Transport {
   serverFor(key: string): Server {
     const servers = this.client.servers;
     if (servers.length === 1) return servers[0]!;
-    const index = this.client.getServer(key) as unknown as number;
+    const placement = this.#options.placement;
+    const index =
+      placement === undefined ? (this.client.getServer(key) as unknown as number) : placement(key);
     const server = servers[index];
     if (server === undefined) {
       throw new MemcachedBackendError(
         'ERR_MEMCACHED_COMMAND',
-        `The memjs client's getServer("${key}") returned ${String(index)}, not the index of one of its ${servers.length} servers.`,
+        `The server placement of "${key}" returned ${String(index)}, not the index of one of its ${servers.length} servers.`,
       );
     }
     return server;

@@ -7,9 +7,17 @@
  * when CI is set. One server: pymemcache and memjs spread keys over several servers differently.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { makeRegion } from '@dogpile/core';
+import { makeRegion, NO_VALUE } from '@dogpile/core';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { eventually, makeBackend, noServers, single, sleep, uniquePrefix } from './helpers.js';
+import {
+  eventually,
+  makeBackend,
+  noServers,
+  single,
+  sleep,
+  trio,
+  uniquePrefix,
+} from './helpers.js';
 
 function findPython(): string | undefined {
   const candidates = [process.env.DOGPILE_PYTHON, '/usr/bin/python3', 'python3'].filter(
@@ -57,6 +65,13 @@ if command == "get":
 elif command == "set":
     region.set(key, json.loads(sys.argv[4]))
     print(json.dumps({"ok": True}))
+elif command == "setmany":
+    for i in range(int(sys.argv[4])):
+        region.set("%s%d" % (key, i), {"i": i, "by": "python"})
+    print(json.dumps({"ok": True}))
+elif command == "getmany":
+    values = [region.get("%s%d" % (key, i)) for i in range(int(sys.argv[4]))]
+    print(json.dumps({"values": [None if v is NO_VALUE else v for v in values]}))
 elif command == "create":
     seconds, made = float(sys.argv[4]), json.loads(sys.argv[5])
     def creator():
@@ -68,7 +83,11 @@ elif command == "create":
 `;
 
 function runPython(...args: string[]): unknown {
-  const result = spawnSync(python!, ['-c', PY_SCRIPT, inject('memcachedServer'), ...args], {
+  return runPythonOn(inject('memcachedServer'), ...args);
+}
+
+function runPythonOn(servers: string, ...args: string[]): unknown {
+  const result = spawnSync(python!, ['-c', PY_SCRIPT, servers, ...args], {
     encoding: 'utf8',
     timeout: 20_000,
   });
@@ -175,3 +194,35 @@ describe.skipIf(noServers || !python)('sharing Memcached with Python dogpile.cac
     await expect(py!.result).resolves.toEqual({ value: { by: 'node' }, created: false });
   });
 });
+
+describe.skipIf(noServers || !python)(
+  'sharing three Memcached servers with Python dogpile.cache',
+  () => {
+    const p = uniquePrefix('python3');
+    const N = 30;
+
+    it("with keyPlacement 'pymemcache', each finds every key the other wrote, on the same server", async () => {
+      const backend = makeBackend(trio, { keyPlacement: 'pymemcache' });
+      const region = makeRegion().configure(backend, { expirationTime: 3600 });
+      runPythonOn(trio.servers(), 'setmany', `${p}py:`, String(N));
+      const read = await region.getMulti(Array.from({ length: N }, (_, i) => `${p}py:${i}`));
+      expect(read).toEqual(Array.from({ length: N }, (_, i) => ({ i, by: 'python' })));
+      await region.setMulti(
+        Object.fromEntries(
+          Array.from({ length: N }, (_, i) => [`${p}node:${i}`, { i, by: 'node' }]),
+        ),
+      );
+      expect(runPythonOn(trio.servers(), 'getmany', `${p}node:`, String(N))).toEqual({
+        values: Array.from({ length: N }, (_, i) => ({ i, by: 'node' })),
+      });
+    });
+
+    it("with memjs's placement (the default), Python's keys are mostly on other servers", async () => {
+      const region = makeRegion().configure(makeBackend(trio), { expirationTime: 3600 });
+      runPythonOn(trio.servers(), 'setmany', `${p}elsewhere:`, String(N));
+      const read = await region.getMulti(Array.from({ length: N }, (_, i) => `${p}elsewhere:${i}`));
+      const found = read.filter((value) => value !== NO_VALUE).length;
+      expect(found).toBeLessThan(N);
+    });
+  },
+);
