@@ -264,6 +264,11 @@ export class Transport {
 
   readonly #flush = (): void => {
     this.#flushScheduled = false;
+    if (this.#closed) {
+      // close() already failed these requests; writing them would reopen a closed connection.
+      this.#batches.clear();
+      return;
+    }
     for (const [server, batch] of this.#batches) {
       const internals = server as unknown as ServerInternals;
       const count = batch.buffers.length;
