@@ -200,17 +200,3 @@ describe.skipIf(noServers)('connection failures', () => {
     }
   });
 });
-
-describe.skipIf(noServers)('close', () => {
-  it('requests made just before close() fail as closed and open no new connection', async () => {
-    const server = await ownServer();
-    const backend = new MemcachedBackend({ servers: server.address });
-    await backend.get('k');
-    const pending = backend.get('k');
-    await backend.close();
-    expect((await failure(pending)).code).toBe('ERR_MEMCACHED_CLOSED');
-    await sleep(50);
-    const socket = (backend.client.servers[0] as unknown as { _socket?: unknown })._socket;
-    expect(socket, 'no connection reopened after close()').toBeUndefined();
-  });
-});
