@@ -55,7 +55,7 @@ export interface TransportOptions {
   /** Extra attempts of an idempotent request after a connection error. */
   readonly retries: number;
   readonly retryDelayMs: number;
-  /** How often a server that failed is probed (VERSION) until it answers, in ms. */
+  /** How soon a server that failed is first probed (VERSION); later probes back off to 10x. */
   readonly probeIntervalMs: number;
   /** Picks the index of the server for a key; default: the client's `getServer`. */
   readonly placement?: ((key: string) => number) | undefined;
@@ -192,7 +192,7 @@ export class Transport {
   ): MemcachedBackendError {
     return new MemcachedBackendError(
       down.code,
-      `${down.message.replace(/\.$/, '')}. Failing at once until ${this.where(server)} answers again (probed every ${this.#options.probeIntervalMs} ms); ${operation} was not sent.`,
+      `${down.message.replace(/\.$/, '')}. Failing at once until ${this.where(server)} answers again (probed in the background); ${operation} was not sent.`,
       { cause: down.cause },
     );
   }
@@ -350,9 +350,15 @@ export class Transport {
     void this.#probe(server);
   }
 
+  /**
+   * Probes a failed server with VERSION until it answers: first after `probeIntervalMs`, then
+   * backing off to ten times that, so a server that stays down is not hammered by every process.
+   */
   async #probe(server: Server): Promise<void> {
+    let delay = this.#options.probeIntervalMs;
     while (this.#down.has(server) && !this.#closed) {
-      await new Promise((resolve) => setTimeout(resolve, this.#options.probeIntervalMs).unref());
+      await new Promise((resolve) => setTimeout(resolve, delay).unref());
+      delay = Math.min(delay * 2, this.#options.probeIntervalMs * 10);
       if (this.#closed) return;
       try {
         const reply = await this.#sendTo(
