@@ -119,15 +119,6 @@ export class Transport {
     this.#sweeper.unref();
   }
 
-  get closed(): boolean {
-    return this.#closed;
-  }
-
-  /** Whether any server is known to be down right now. */
-  get anyDown(): boolean {
-    return this.#down.size > 0;
-  }
-
   /** The server that holds `key`, chosen as memjs chooses (its `getServer`, which may be overridden). */
   serverFor(key: string): Server {
     const servers = this.client.servers;

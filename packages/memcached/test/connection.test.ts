@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { CachedValue, makeRegion } from '@dogpile/core';
+import { CachedValue, makeRegion, NO_VALUE } from '@dogpile/core';
 import { getFreePort, type MemcachedServer, startMemcached } from '@dogpile/test-servers';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemcachedBackend, MemcachedBackendError } from '../src/index.js';
@@ -161,6 +161,20 @@ describe.skipIf(noServers)('connection failures', () => {
       expect(error.code).toBe('ERR_MEMCACHED_AUTH');
       expect(error.message).toMatch(/credentials|username and password/);
     }
+  });
+
+  it('retries: a read sent again after a connection error reaches a server that came up meanwhile', async () => {
+    const port = await getFreePort();
+    const patient = makeBackend(`127.0.0.1:${port}`, { retries: 10, retryDelay: 0.2 });
+    const reading = patient.get('k');
+    await ownServer({ port });
+    expect(await reading).toBe(NO_VALUE);
+    // Without retries the same read fails on the first refusal.
+    const other = await getFreePort();
+    const hasty = makeBackend(`127.0.0.1:${other}`);
+    const failing = failure(hasty.get('k'));
+    await ownServer({ port: other });
+    expect((await failing).code).toBe('ERR_MEMCACHED_CONNECTION');
   });
 
   it('an unknown host: ERR_MEMCACHED_CONNECTION naming it', async () => {
