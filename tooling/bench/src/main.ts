@@ -7,8 +7,15 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type RedisServer, startRedis } from '@dogpile/test-servers';
+import {
+  type MemcachedServer,
+  type RedisServer,
+  startMemcached,
+  startRedis,
+} from '@dogpile/test-servers';
 import { getMulti } from './cases/get-multi.js';
+import { MEMCACHED_HIT_SETTINGS, memcachedHit } from './cases/memcached-hit.js';
+import { MEMCACHED_STAMPEDE_SETTINGS, memcachedStampede } from './cases/memcached-stampede.js';
 import { memoryHit } from './cases/memory-hit.js';
 import { redisHit } from './cases/redis-hit.js';
 import { stampedeInProcess } from './cases/stampede-in-process.js';
@@ -147,10 +154,41 @@ try {
       );
     }
   }
+
+  await memcachedSections();
 } finally {
   await pool?.stop();
   await server?.stop();
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** The Memcached cases, on a server of their own (skipped, as a failure, without memcached). */
+async function memcachedSections(): Promise<void> {
+  let memcached: MemcachedServer | undefined;
+  try {
+    memcached = await startMemcached();
+  } catch (error) {
+    failures.push({ section: 'memcached', error: String(error) });
+    process.stderr.write(`  FAILED to start memcached, Memcached cases skipped: ${error}\n`);
+    return;
+  }
+  try {
+    const servers = memcached.address;
+    const hit = MEMCACHED_HIT_SETTINGS[quick ? 'quick' : 'full'];
+    for (const [i, inFlight] of [1, 64].entries()) {
+      await section(`memcached hit path, ${inFlight} in flight`, (onProgress) =>
+        memcachedHit(servers, inFlight, { ...hit[i]!, onProgress }),
+      );
+    }
+    const stampede = MEMCACHED_STAMPEDE_SETTINGS[quick ? 'quick' : 'full'];
+    let pending: Promise<Group[]> | undefined;
+    const both = (onProgress: (message: string) => void) =>
+      (pending ??= memcachedStampede(servers, stampede, onProgress));
+    await section('stampede, processes, memcached (warm)', async (p) => (await both(p))[0]!);
+    await section('stampede, processes, memcached (fresh)', async (p) => (await both(p))[1]!);
+  } finally {
+    await memcached.stop();
+  }
 }
 
 const seconds = (performance.now() - started) / 1000;

@@ -1,6 +1,13 @@
 export { eventually, sleep } from './eventually.js';
 export { getFreePort, getFreePorts } from './free-port.js';
 export {
+  answersVersion,
+  type MemcachedServer,
+  memcachedBinary,
+  type StartMemcachedOptions,
+  startMemcached,
+} from './memcached-server.js';
+export {
   type RedisCluster,
   type StartRedisClusterOptions,
   startRedisCluster,

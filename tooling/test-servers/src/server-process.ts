@@ -30,9 +30,14 @@ function installExitHook(): void {
 }
 
 /** Spawns `binary args` with its output captured, tracked so it is killed when this process exits. */
-export function spawnServer(binary: string, args: readonly string[], cwd: string): ServerProcess {
+export function spawnServer(
+  binary: string,
+  args: readonly string[],
+  cwd: string,
+  env?: NodeJS.ProcessEnv,
+): ServerProcess {
   installExitHook();
-  const child = spawn(binary, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(binary, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   let output = '';
   const append = (chunk: Buffer) => {
