@@ -1,7 +1,10 @@
 import { makeRegion } from '@dogpile/core';
 import { MemcachedBackend } from '@dogpile/memcached';
+import { KeyvMemcache } from '@keyv/memcache';
+import { createCache } from 'cache-manager';
+import { Keyv } from 'keyv';
 import memjs from 'memjs';
-import { HOT_KEYS, makeKeys, TTL_SECONDS, VALUE } from '../fixtures.js';
+import { HOT_KEYS, makeKeys, TTL_MS, TTL_SECONDS, VALUE } from '../fixtures.js';
 import type { TimingGroup } from '../groups.js';
 import { type BenchCase, type RunOptions, runInterleaved } from '../harness.js';
 import type { Contender } from '../peers/contender.js';
@@ -57,6 +60,20 @@ export function dogpileOnMemcached(servers: string): Contender {
   };
 }
 
+/** cache-manager 7 `wrap` over `@keyv/memcache` (memjs underneath), as its README pairs them. */
+export function cacheManagerOnMemcached(servers: string): Contender {
+  const cache = createCache({
+    ttl: TTL_MS,
+    stores: [new Keyv({ store: new KeyvMemcache(servers, { logger: SILENT }) })],
+  });
+  return {
+    name: 'cache-manager wrap (@keyv/memcache)',
+    id: 'cm-mc',
+    getOrCreate: (key, creator) => cache.wrap(key, creator),
+    close: () => cache.disconnect(),
+  };
+}
+
 /** The Memcached hit path with `inFlight` calls outstanding (1: latency; 64: throughput). */
 export async function memcachedHit(
   servers: string,
@@ -64,8 +81,9 @@ export async function memcachedHit(
   options: RunOptions,
 ): Promise<TimingGroup> {
   const ours = dogpileOnMemcached(servers);
+  const peer = cacheManagerOnMemcached(servers);
   try {
-    const results = await runInterleaved([rawGet(servers), hitCase(ours)], {
+    const results = await runInterleaved([rawGet(servers), hitCase(ours), hitCase(peer)], {
       ...options,
       inFlight,
     });
@@ -75,15 +93,11 @@ export async function memcachedHit(
       baseline: BASELINE,
       reference: ours.name,
       results,
-      notApplicable: [
-        {
-          name: 'cache-manager (@keyv/memcache)',
-          reason: 'not installed in the bench yet',
-        },
-      ],
+      notApplicable: [],
     };
   } catch (error) {
     await ours.close().catch(() => {});
+    await peer.close().catch(() => {});
     throw error;
   }
 }
