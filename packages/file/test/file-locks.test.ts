@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FileBackendError, FileLeaseStore, FileLockMutex, FileLocks } from '../src/index.js';
+import { type FileBackendError, FileLeaseStore, FileLockMutex, FileLocks } from '../src/index.js';
 import { eventually, sleep, useErrorEvents, useTempDirs } from './helpers.js';
 
 const tempDir = useTempDirs();
@@ -187,9 +187,7 @@ describe('FileLocks: lost locks', () => {
     const taker = other.mutex('taken-over');
     expect(await taker.acquire(false)).toBe(true);
     expect(await locks.prune()).toBe(2);
-    expect(fs.readdirSync(lockDirectory)).toEqual([
-      FileLeaseStore.entryName('_locktaken-over'),
-    ]);
+    expect(fs.readdirSync(lockDirectory)).toEqual([FileLeaseStore.entryName('_locktaken-over')]);
     expect(await taker.locked()).toBe(true);
     await other.close();
     await locks.close();
