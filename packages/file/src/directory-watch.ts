@@ -15,12 +15,19 @@ import type { ReleaseWatch } from '@dogpile/core';
  */
 export class DirectoryWatch {
   readonly #directory: string;
+  readonly #isHeld: (name: string) => boolean;
   readonly #subscribers = new Map<string, Set<() => void>>();
   #watcher: FSWatcher | undefined;
   #count = 0;
 
-  constructor(directory: string) {
+  /**
+   * @param isHeld whether the lock entry `name` is held right now (a synchronous read): an event
+   *   is passed on only when it is not, so a take (a rename onto the entry), or an event queued
+   *   before a subscription, never ends a `waitForRelease` while the lock is held.
+   */
+  constructor(directory: string, isHeld: (name: string) => boolean) {
     this.#directory = directory;
+    this.#isHeld = isHeld;
   }
 
   /** Whether the watcher is up right now. */
@@ -93,6 +100,14 @@ export class DirectoryWatch {
     const name = typeof filename === 'string' ? filename : filename.toString();
     const set = this.#subscribers.get(name);
     if (set !== undefined) {
+      let held: boolean;
+      try {
+        held = this.#isHeld(name);
+      } catch {
+        // Unreadable: let the waiters look for themselves.
+        held = false;
+      }
+      if (held) return;
       for (const callback of [...set]) callback();
       return;
     }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { lstat, mkdir, open, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { lstat, open, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   BytesBackend,
@@ -15,6 +15,7 @@ import { FileLocks } from './file-locks.js';
 import { hashName } from './hash.js';
 import { type FileBackendOptions, resolveBackendOptions } from './options.js';
 import { decodeValueFile, encodeValueFile, HEADER_BYTES, readExpiry } from './value-file.js';
+import { asyncIo, syncIo, type ValueIo } from './value-io.js';
 
 /** Files read or written at once by the multi-key calls, so a large batch never runs out of descriptors. */
 const MULTI_CONCURRENCY = 32;
@@ -69,6 +70,7 @@ export class FileBackend extends BytesBackend {
   /** The locks, or `undefined` with `distributedLock: false`. */
   readonly locks: FileLocks | undefined;
   readonly #expirationMs: number | null;
+  readonly #io: ValueIo;
   #closed = false;
   #pruneTimer: NodeJS.Timeout | undefined;
   #pruning: Promise<PruneResult> | undefined;
@@ -84,6 +86,7 @@ export class FileBackend extends BytesBackend {
     const resolved = resolveBackendOptions(options);
     this.directory = resolved.directory;
     this.#expirationMs = resolved.expirationMs;
+    this.#io = resolved.syncIO ? syncIo : asyncIo;
     if (resolved.serializer !== undefined) this.serializer = resolved.serializer;
     this.keyMangler = resolved.keyMangler;
     this.#checkDirectory();
@@ -154,7 +157,7 @@ export class FileBackend extends BytesBackend {
     const { file } = this.#paths(key);
     let bytes: Buffer;
     try {
-      bytes = await readFile(file);
+      bytes = await this.#io.read(file);
     } catch (error) {
       if (isErrno(error, 'ENOENT', 'ENOTDIR')) return NO_VALUE;
       // Unreadable (permissions, a directory in its place, I/O error): a miss, so the region
@@ -189,15 +192,15 @@ export class FileBackend extends BytesBackend {
     const data = encodeValueFile(value, expiresAt);
     try {
       try {
-        await writeFile(temp, data, { flag: 'wx' });
+        await this.#io.create(temp, data);
       } catch (error) {
         if (!isErrno(error, 'ENOENT')) throw error;
         await this.#makeShard(shard);
-        await writeFile(temp, data, { flag: 'wx' });
+        await this.#io.create(temp, data);
       }
-      await rename(temp, file);
+      await this.#io.rename(temp, file);
     } catch (error) {
-      await unlink(temp).catch(() => {});
+      await this.#io.unlink(temp).catch(() => {});
       throw toFileBackendError(error, `write the value of "${key}"`, this.#where);
     }
   }
@@ -206,7 +209,7 @@ export class FileBackend extends BytesBackend {
   async #makeShard(shard: string): Promise<void> {
     for (const path of [join(shard, '..'), shard]) {
       try {
-        await mkdir(path);
+        await this.#io.mkdir(path);
       } catch (error) {
         if (!isErrno(error, 'EEXIST')) throw error;
       }
@@ -246,7 +249,7 @@ export class FileBackend extends BytesBackend {
     validateKey(key);
     this.#assertOpen(`delete "${key}"`);
     try {
-      await unlink(this.#paths(key).file);
+      await this.#io.unlink(this.#paths(key).file);
     } catch (error) {
       if (isErrno(error, 'ENOENT', 'ENOTDIR')) return;
       throw toFileBackendError(error, `delete the value of "${key}"`, this.#where);

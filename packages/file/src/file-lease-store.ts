@@ -1,14 +1,15 @@
 import {
-  mkdir,
-  readdir,
-  rename,
-  rm,
-  rmdir,
-  stat,
-  unlink,
-  utimes,
-  writeFile,
-} from 'node:fs/promises';
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import { readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LeaseStore, ReleaseWatch } from '@dogpile/core';
 import { DirectoryWatch } from './directory-watch.js';
@@ -71,7 +72,12 @@ export class FileLeaseStore implements LeaseStore {
   constructor(options: FileLeaseStoreOptions) {
     this.directory = options.directory;
     this.#assertOpen = options.assertOpen;
-    this.#watch = options.watch ? new DirectoryWatch(this.directory) : undefined;
+    this.#watch = options.watch
+      ? new DirectoryWatch(
+          this.directory,
+          (name) => this.#inspect(join(this.directory, name)).kind === 'held',
+        )
+      : undefined;
     this.#where = `the lock directory ${this.directory}`;
   }
 
@@ -84,59 +90,69 @@ export class FileLeaseStore implements LeaseStore {
     return join(this.directory, FileLeaseStore.entryName(lockKey));
   }
 
-  async tryTake(lockKey: string, token: string, ttlMs: number): Promise<boolean> {
+  tryTake(lockKey: string, token: string, ttlMs: number): boolean {
     this.#assertOpen();
     const lock = this.#lockPath(lockKey);
     try {
       // A held lock is seen by reading it: a waiter polling every few ms prepares nothing.
-      let state = await this.#inspect(lock);
+      let state = this.#inspect(lock);
       if (state.kind === 'held') return false;
       const temp = join(this.directory, `${hashName(lockKey)}.${token}.tmp`);
-      await this.#prepare(temp, token, ttlMs);
+      this.#prepare(temp, token, ttlMs);
       let renamed = false;
       try {
         for (let attempt = 0; attempt < TAKE_ATTEMPTS; attempt++) {
           if (state.kind === 'held') return false;
-          if (state.kind === 'expired') await this.#removeOwners(lock, state.owners);
+          if (state.kind === 'expired') this.#removeOwners(lock, state.owners);
           try {
-            await rename(temp, lock);
+            renameSync(temp, lock);
             renamed = true;
             return true;
           } catch (error) {
             if (!isErrno(error, ...RACED)) throw error;
           }
-          state = await this.#inspect(lock);
+          state = this.#inspect(lock);
         }
         return false;
       } finally {
-        if (!renamed) await rm(temp, { recursive: true, force: true }).catch(() => {});
+        if (!renamed) {
+          try {
+            rmSync(temp, { recursive: true, force: true });
+          } catch {
+            // prune() removes it once it is old
+          }
+        }
       }
     } catch (error) {
       throw toFileBackendError(error, `take the lock on "${lockKey}"`, this.#where);
     }
   }
 
-  async release(lockKey: string, token: string): Promise<boolean> {
+  release(lockKey: string, token: string): boolean {
     this.#assertOpen();
     const lock = this.#lockPath(lockKey);
     try {
-      await unlink(join(lock, token));
+      unlinkSync(join(lock, token));
     } catch (error) {
       if (isErrno(error, 'ENOENT', 'ENOTDIR')) return false;
       throw toFileBackendError(error, `release the lock on "${lockKey}"`, this.#where);
     }
     // Only an empty directory goes: if a taker already renamed its own onto it, this fails.
-    await rmdir(lock).catch(() => {});
+    try {
+      rmdirSync(lock);
+    } catch {
+      // not empty: a taker already renamed its own onto it
+    }
     return true;
   }
 
-  async extend(lockKey: string, token: string, ttlMs: number): Promise<boolean> {
+  extend(lockKey: string, token: string, ttlMs: number): boolean {
     this.#assertOpen();
     const owner = join(this.#lockPath(lockKey), token);
     try {
       const now = Date.now();
-      if ((await stat(owner)).mtimeMs <= now) return false;
-      await utimes(owner, now / 1000, (now + ttlMs) / 1000);
+      if (statSync(owner).mtimeMs <= now) return false;
+      utimesSync(owner, now / 1000, (now + ttlMs) / 1000);
       return true;
     } catch (error) {
       if (isErrno(error, 'ENOENT', 'ENOTDIR')) return false;
@@ -144,10 +160,10 @@ export class FileLeaseStore implements LeaseStore {
     }
   }
 
-  async isHeld(lockKey: string): Promise<boolean> {
+  isHeld(lockKey: string): boolean {
     this.#assertOpen();
     try {
-      return (await this.#inspect(this.#lockPath(lockKey))).kind === 'held';
+      return this.#inspect(this.#lockPath(lockKey)).kind === 'held';
     } catch (error) {
       throw toFileBackendError(error, `read the lock on "${lockKey}"`, this.#where);
     }
@@ -175,8 +191,8 @@ export class FileLeaseStore implements LeaseStore {
       const path = join(this.directory, name);
       try {
         if (name.endsWith('.lock')) {
-          const state = await this.#inspect(path);
-          if (state.kind === 'expired') await this.#removeOwners(path, state.owners);
+          const state = this.#inspect(path);
+          if (state.kind === 'expired') this.#removeOwners(path, state.owners);
           if (state.kind === 'held') continue;
           await rmdir(path);
           removed++;
@@ -194,13 +210,13 @@ export class FileLeaseStore implements LeaseStore {
   }
 
   /** Reads the owner files of a lock: held if any lease is unexpired. */
-  async #inspectOwners(lock: string, names: string[]): Promise<LockState> {
+  #inspectOwners(lock: string, names: string[]): LockState {
     const now = Date.now();
     const expired: string[] = [];
     for (const name of names) {
       let mtimeMs: number;
       try {
-        ({ mtimeMs } = await stat(join(lock, name)));
+        ({ mtimeMs } = statSync(join(lock, name)));
       } catch (error) {
         if (isErrno(error, 'ENOENT')) continue;
         throw error;
@@ -211,10 +227,10 @@ export class FileLeaseStore implements LeaseStore {
     return expired.length === 0 ? { kind: 'free' } : { kind: 'expired', owners: expired };
   }
 
-  async #inspect(lock: string): Promise<LockState> {
+  #inspect(lock: string): LockState {
     let names: string[];
     try {
-      names = await readdir(lock);
+      names = readdirSync(lock);
     } catch (error) {
       if (isErrno(error, 'ENOENT')) return { kind: 'free' };
       throw error;
@@ -223,28 +239,30 @@ export class FileLeaseStore implements LeaseStore {
     return this.#inspectOwners(lock, names);
   }
 
-  async #removeOwners(lock: string, owners: string[]): Promise<void> {
+  #removeOwners(lock: string, owners: string[]): void {
     for (const owner of owners) {
-      await unlink(join(lock, owner)).catch((error: unknown) => {
+      try {
+        unlinkSync(join(lock, owner));
+      } catch (error) {
         if (!isErrno(error, 'ENOENT', 'ENOTDIR')) throw error;
-      });
+      }
     }
   }
 
   /** Makes `<temp>/<token>` with the lease's expiry as its mtime, recreating the directory if it went. */
-  async #prepare(temp: string, token: string, ttlMs: number): Promise<void> {
+  #prepare(temp: string, token: string, ttlMs: number): void {
     try {
-      await mkdir(temp);
+      mkdirSync(temp);
     } catch (error) {
       if (!isErrno(error, 'ENOENT')) throw error;
       // The lock directory was removed under us: make it again, and watch the new one.
-      await mkdir(this.directory, { recursive: true });
+      mkdirSync(this.directory, { recursive: true });
       this.#watch?.reset();
-      await mkdir(temp);
+      mkdirSync(temp);
     }
     const owner = join(temp, token);
-    await writeFile(owner, `${process.pid}\n`);
+    writeFileSync(owner, `${process.pid}\n`);
     const now = Date.now();
-    await utimes(owner, now / 1000, (now + ttlMs) / 1000);
+    utimesSync(owner, now / 1000, (now + ttlMs) / 1000);
   }
 }

@@ -73,6 +73,14 @@ export interface FileBackendOptions extends DistributedLockOptions {
    * Default: unset.
    */
   pruneInterval?: Duration | undefined;
+  /**
+   * Read and write value files with synchronous calls. On a local disk a cached file is read in
+   * microseconds of event-loop time, far less than the thread-pool round trips of an async read
+   * (about 5x faster hits, see the README). Turn it off where a file operation can take long:
+   * network file systems (NFS, SMB), slow or spinning disks under load, very large values.
+   * Lock operations are always synchronous (a few metadata calls, on misses only). Default: `true`.
+   */
+  syncIO?: boolean | undefined;
   /** Where the locks live. Default: `<directory>/locks`. */
   lockDirectory?: string | undefined;
   /** As {@link FileLockOptions.lockWatch}. Default: `true`. */
@@ -98,6 +106,7 @@ export interface ResolvedBackendOptions {
   /** `null`: values never expire store-side. */
   expirationMs: number | null;
   pruneIntervalMs: number | undefined;
+  syncIO: boolean;
   distributedLock: boolean;
   locks: ResolvedLockOptions;
   serializer: Serializer | undefined;
@@ -110,6 +119,7 @@ const KNOWN_BACKEND_OPTIONS = new Set<string>([
   'directory',
   'fileExpirationTime',
   'pruneInterval',
+  'syncIO',
   'lockDirectory',
   'lockWatch',
   'serializer',
@@ -245,6 +255,7 @@ export function resolveBackendOptions(given: FileBackendOptions): ResolvedBacken
     directory,
     expirationMs,
     pruneIntervalMs,
+    syncIO: flag(owner, options.syncIO, 'syncIO', true),
     distributedLock,
     locks,
     serializer,

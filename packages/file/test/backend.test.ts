@@ -20,20 +20,22 @@ function fileOf(directory: string, key: string): string {
 }
 
 describe('FileBackend: layout and atomic writes', () => {
-  it('stores a key in <dir>/<h[0..2]>/<h[2..4]>/<sha256 hex>, with no temporary file left', async () => {
-    const directory = tempDir();
-    const backend = new FileBackend({ directory });
-    await backend.setSerialized('user:1/../x', bytes('hello'));
-    const file = fileOf(directory, 'user:1/../x');
-    expect(fs.existsSync(file)).toBe(true);
-    expect(fs.readdirSync(path.dirname(file))).toEqual([path.basename(file)]);
-    expect(text(await backend.getSerialized('user:1/../x'))).toBe('hello');
-    expect(await backend.getSerialized('other')).toBe(NO_VALUE);
-    await backend.delete('user:1/../x');
-    await backend.delete('user:1/../x');
-    expect(await backend.getSerialized('user:1/../x')).toBe(NO_VALUE);
-    await backend.close();
-  });
+  for (const syncIO of [true, false]) {
+    it(`stores a key in <dir>/<h[0..2]>/<h[2..4]>/<sha256 hex>, with no temporary file left (syncIO: ${syncIO})`, async () => {
+      const directory = tempDir();
+      const backend = new FileBackend({ directory, syncIO });
+      await backend.setSerialized('user:1/../x', bytes('hello'));
+      const file = fileOf(directory, 'user:1/../x');
+      expect(fs.existsSync(file)).toBe(true);
+      expect(fs.readdirSync(path.dirname(file))).toEqual([path.basename(file)]);
+      expect(text(await backend.getSerialized('user:1/../x'))).toBe('hello');
+      expect(await backend.getSerialized('other')).toBe(NO_VALUE);
+      await backend.delete('user:1/../x');
+      await backend.delete('user:1/../x');
+      expect(await backend.getSerialized('user:1/../x')).toBe(NO_VALUE);
+      await backend.close();
+    });
+  }
 
   it('a region on it stores, reads back and regenerates values; getMulti/setMulti work', async () => {
     const directory = tempDir();
@@ -51,66 +53,68 @@ describe('FileBackend: layout and atomic writes', () => {
   });
 });
 
-describe('FileBackend: damaged files are a miss, never a wrong value', () => {
-  const cases: Array<[string, (file: string) => void]> = [
-    ['truncated', (file) => fs.truncateSync(file, fs.statSync(file).size - 3)],
-    ['cut to its header', (file) => fs.truncateSync(file, 10)],
-    ['empty', (file) => fs.writeFileSync(file, '')],
-    [
-      'one flipped byte',
-      (file) => {
-        const data = fs.readFileSync(file);
-        data[data.length - 2]! ^= 0x01;
-        fs.writeFileSync(file, data);
-      },
-    ],
-    ['foreign bytes', (file) => fs.writeFileSync(file, '{"ct":1,"v":2}|"not ours"')],
-    [
-      'a directory in its place',
-      (file) => {
-        fs.rmSync(file);
-        fs.mkdirSync(file);
-      },
-    ],
-  ];
-  for (const [what, damage] of cases) {
-    it(`${what}: the region regenerates the value`, async () => {
-      const directory = tempDir();
-      const backend = new FileBackend({ directory });
-      const region = makeRegion().configure(backend, { expirationTime: 60 });
-      await region.set('k', 'the real value');
-      damage(fileOf(directory, 'k'));
-      expect(await backend.getSerialized('k')).toBe(NO_VALUE);
-      if (what === 'a directory in its place') {
-        // Unreadable, so a miss; it cannot be overwritten either, and says so with a typed error.
-        await expect(region.getOrCreate('k', () => 'regenerated')).rejects.toBeInstanceOf(
-          FileBackendError,
-        );
-      } else {
-        expect(await region.getOrCreate('k', () => 'regenerated')).toBe('regenerated');
-        expect(await region.get('k')).toBe('regenerated');
-      }
-      await region.close();
-    });
-  }
+for (const syncIO of [true, false]) {
+  describe(`FileBackend: damaged files are a miss, never a wrong value (syncIO: ${syncIO})`, () => {
+    const cases: Array<[string, (file: string) => void]> = [
+      ['truncated', (file) => fs.truncateSync(file, fs.statSync(file).size - 3)],
+      ['cut to its header', (file) => fs.truncateSync(file, 10)],
+      ['empty', (file) => fs.writeFileSync(file, '')],
+      [
+        'one flipped byte',
+        (file) => {
+          const data = fs.readFileSync(file);
+          data[data.length - 2]! ^= 0x01;
+          fs.writeFileSync(file, data);
+        },
+      ],
+      ['foreign bytes', (file) => fs.writeFileSync(file, '{"ct":1,"v":2}|"not ours"')],
+      [
+        'a directory in its place',
+        (file) => {
+          fs.rmSync(file);
+          fs.mkdirSync(file);
+        },
+      ],
+    ];
+    for (const [what, damage] of cases) {
+      it(`${what}: the region regenerates the value`, async () => {
+        const directory = tempDir();
+        const backend = new FileBackend({ directory, syncIO });
+        const region = makeRegion().configure(backend, { expirationTime: 60 });
+        await region.set('k', 'the real value');
+        damage(fileOf(directory, 'k'));
+        expect(await backend.getSerialized('k')).toBe(NO_VALUE);
+        if (what === 'a directory in its place') {
+          // Unreadable, so a miss; it cannot be overwritten either, and says so with a typed error.
+          await expect(region.getOrCreate('k', () => 'regenerated')).rejects.toBeInstanceOf(
+            FileBackendError,
+          );
+        } else {
+          expect(await region.getOrCreate('k', () => 'regenerated')).toBe('regenerated');
+          expect(await region.get('k')).toBe('regenerated');
+        }
+        await region.close();
+      });
+    }
 
-  it('a damaged file is reported once until reads work again, not once per read', async () => {
-    const directory = tempDir();
-    const backend = new FileBackend({ directory });
-    await backend.setSerialized('k', bytes('value'));
-    fs.truncateSync(fileOf(directory, 'k'), 26);
-    for (let i = 0; i < 5; i++) expect(await backend.getSerialized('k')).toBe(NO_VALUE);
-    const reports = errors.filter((event) => event.operation === 'fileRead');
-    expect(reports).toHaveLength(1);
-    expect((reports[0]!.error as FileBackendError).message).toMatch(/truncated or damaged/);
-    await backend.setSerialized('k', bytes('value'));
-    expect(text(await backend.getSerialized('k'))).toBe('value');
-    fs.truncateSync(fileOf(directory, 'k'), 26);
-    expect(await backend.getSerialized('k')).toBe(NO_VALUE);
-    expect(errors.filter((event) => event.operation === 'fileRead')).toHaveLength(2);
-    await backend.close();
+    it('a damaged file is reported once until reads work again, not once per read', async () => {
+      const directory = tempDir();
+      const backend = new FileBackend({ directory, syncIO });
+      await backend.setSerialized('k', bytes('value'));
+      fs.truncateSync(fileOf(directory, 'k'), 26);
+      for (let i = 0; i < 5; i++) expect(await backend.getSerialized('k')).toBe(NO_VALUE);
+      const reports = errors.filter((event) => event.operation === 'fileRead');
+      expect(reports).toHaveLength(1);
+      expect((reports[0]!.error as FileBackendError).message).toMatch(/truncated or damaged/);
+      await backend.setSerialized('k', bytes('value'));
+      expect(text(await backend.getSerialized('k'))).toBe('value');
+      fs.truncateSync(fileOf(directory, 'k'), 26);
+      expect(await backend.getSerialized('k')).toBe(NO_VALUE);
+      expect(errors.filter((event) => event.operation === 'fileRead')).toHaveLength(2);
+      await backend.close();
+    });
   });
-});
+}
 
 describe('FileBackend: fileExpirationTime and prune()', () => {
   it('a value is a miss once fileExpirationTime has passed', async () => {

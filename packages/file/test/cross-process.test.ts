@@ -43,6 +43,7 @@ async function killWriterRepeatedly(
   directory: string,
   mode: 'atomic' | 'in-place',
   rounds: number,
+  syncIO = true,
 ): Promise<{ torn: string[]; reads: number }> {
   const key = 'big';
   const file = fileOf(directory, key);
@@ -50,7 +51,7 @@ async function killWriterRepeatedly(
   let reads = 0;
   const reader = new FileBackend({ directory, distributedLock: false });
   for (let round = 0; round < rounds; round++) {
-    const child = spawnLineChild(WRITER, { directory, key, mode, path: file });
+    const child = spawnLineChild(WRITER, { directory, key, mode, path: file, syncIO });
     await child.line('ready');
     const until = Date.now() + 20 + Math.random() * 150;
     while (Date.now() < until) {
@@ -77,6 +78,11 @@ async function killWriterRepeatedly(
 }
 
 describe('FileBackend: a writer SIGKILLed mid-write', () => {
+  it('with async writes (syncIO: false) too', async () => {
+    const { torn } = await killWriterRepeatedly(tempDir(), 'atomic', 5, false);
+    expect(torn).toEqual([]);
+  });
+
   it('leaves the old value or the new one, never a torn one (1 MiB values, 8 random kills)', async () => {
     const directory = tempDir();
     const { torn, reads } = await killWriterRepeatedly(directory, 'atomic', 8);

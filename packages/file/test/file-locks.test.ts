@@ -101,6 +101,31 @@ describe('FileLocks: waking waiters', () => {
     await b.close();
   });
 
+  it('a take is not a release: its queued watch event does not end a waitForRelease', async () => {
+    const lockDirectory = path.join(tempDir(), 'locks');
+    const options = { lockDirectory, lockPollMin: '1s', lockPollMax: '1s' };
+    const a = new FileLocks(options);
+    const b = new FileLocks(options);
+    // A waiter on another key keeps b's watch running, so the take below is queued for it.
+    await a.mutex('x').acquire();
+    const otherWait = b.mutex('x').waitForRelease();
+    await sleep(20);
+    await a.mutex('k').acquire();
+    let done = false;
+    const waiting = b
+      .mutex('k')
+      .waitForRelease()
+      .then(() => {
+        done = true;
+      });
+    await sleep(200);
+    expect(done).toBe(false);
+    await a.close();
+    await waiting;
+    await otherWait;
+    await b.close();
+  });
+
   it('lockBlockingTimeout bounds a blocking acquire, which then resolves false', async () => {
     const lockDirectory = path.join(tempDir(), 'locks');
     const a = new FileLocks({ lockDirectory });
