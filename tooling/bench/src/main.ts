@@ -8,6 +8,9 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type RedisServer, startRedis } from '@dogpile/test-servers';
+import { fileHit } from './cases/file-hit.js';
+import { FILE_HIT_SETTINGS } from './cases/file-shared.js';
+import { fileStampede } from './cases/file-stampede.js';
 import { getMulti } from './cases/get-multi.js';
 import { memoryHit } from './cases/memory-hit.js';
 import { redisHit } from './cases/redis-hit.js';
@@ -147,6 +150,14 @@ try {
       );
     }
   }
+
+  // Files: one directory shared by every process, no server.
+  await section('file hit path', (onProgress) =>
+    fileHit({ ...FILE_HIT_SETTINGS[quick ? 'quick' : 'full'], onProgress }),
+  );
+  await section(`stampede, ${settings.processes} processes, files`, (onProgress) =>
+    fileStampede(settings.processes, { ...settings.stampedeProcesses, onProgress }),
+  );
 } finally {
   await pool?.stop();
   await server?.stop();
