@@ -15,8 +15,9 @@ const BASELINE = 'raw fs.readFile of the same file';
 
 /**
  * The file hit path: dogpile's region on a FileBackend against a raw `fs.readFile` of the very
- * files that backend wrote (no decoding: the floor of any file cache), the backend's own read
- * (`getSerialized`: read, check header and checksum, no JSON), and bentocache's file driver.
+ * files that backend wrote (no decoding: the floor of any async file read), the same with
+ * `syncIO: false`, the backend's own read (`getSerialized`: read, check header and checksum, no
+ * JSON), and bentocache's file driver.
  */
 export async function fileHit(options: RunOptions): Promise<TimingGroup> {
   const dir = mkdtempSync(join(tmpdir(), 'dogpile-bench-file-'));
@@ -39,6 +40,18 @@ export async function fileHit(options: RunOptions): Promise<TimingGroup> {
     const hash = hashName(key);
     return join(dir, 'dogpile', hash.slice(0, 2), hash.slice(2, 4), hash);
   });
+  // The same files through async reads (thread pool), as on a network file system.
+  const asyncBackend = new FileBackend({ directory: join(dir, 'dogpile'), syncIO: false });
+  const asyncRegion = makeRegion();
+  let a = 0;
+  const oursAsync: BenchCase = {
+    name: 'dogpile getOrCreate (FileBackend, syncIO: false)',
+    setup: () => {
+      asyncRegion.configure(asyncBackend, { expirationTime: TTL_MS / 1000 });
+    },
+    op: () => asyncRegion.getOrCreate(keys[a++ & (HOT_KEYS - 1)]!, neverCalled),
+    teardown: () => asyncRegion.close(),
+  };
   let j = 0;
   const raw: BenchCase = { name: BASELINE, op: () => readFile(files[j++ & (HOT_KEYS - 1)]!) };
   let k = 0;
@@ -61,7 +74,7 @@ export async function fileHit(options: RunOptions): Promise<TimingGroup> {
     teardown: () => bento.disconnectAll(),
   };
   try {
-    const results = await runInterleaved([raw, ours, backendRead, bentoCase], options);
+    const results = await runInterleaved([raw, ours, oursAsync, backendRead, bentoCase], options);
     return {
       kind: 'timing',
       title: `File hit path (warm key, ${HOT_KEYS} keys, one file each, 1 in flight)`,
