@@ -26,6 +26,20 @@ export interface FileLeaseStoreOptions {
   assertOpen: () => void;
 }
 
+/** Stores with leases held, released synchronously if the process exits without releasing them. */
+const holding = new Set<FileLeaseStore>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // 'exit' runs on process.exit(), the end of the event loop and an uncaught exception, not on
+  // SIGKILL or a crash: then the lease expires after lockTimeout, as it must.
+  process.on('exit', () => {
+    for (const store of holding) store.releaseAllSync();
+  });
+}
+
 /** What a lock entry looks like when read. */
 type LockState =
   | { kind: 'free' }
@@ -68,6 +82,8 @@ export class FileLeaseStore implements LeaseStore {
   readonly #assertOpen: () => void;
   readonly #watch: DirectoryWatch | undefined;
   readonly #where: string;
+  /** Leases taken here and not yet released: token → owner file. */
+  readonly #held = new Map<string, string>();
 
   constructor(options: FileLeaseStoreOptions) {
     this.directory = options.directory;
@@ -107,6 +123,7 @@ export class FileLeaseStore implements LeaseStore {
           try {
             renameSync(temp, lock);
             renamed = true;
+            this.#remember(token, join(lock, token));
             return true;
           } catch (error) {
             if (!isErrno(error, ...RACED)) throw error;
@@ -130,6 +147,7 @@ export class FileLeaseStore implements LeaseStore {
 
   release(lockKey: string, token: string): boolean {
     this.#assertOpen();
+    this.#forget(token);
     const lock = this.#lockPath(lockKey);
     try {
       unlinkSync(join(lock, token));
@@ -151,11 +169,17 @@ export class FileLeaseStore implements LeaseStore {
     const owner = join(this.#lockPath(lockKey), token);
     try {
       const now = Date.now();
-      if (statSync(owner).mtimeMs <= now) return false;
+      if (statSync(owner).mtimeMs <= now) {
+        this.#forget(token);
+        return false;
+      }
       utimesSync(owner, now / 1000, (now + ttlMs) / 1000);
       return true;
     } catch (error) {
-      if (isErrno(error, 'ENOENT', 'ENOTDIR')) return false;
+      if (isErrno(error, 'ENOENT', 'ENOTDIR')) {
+        this.#forget(token);
+        return false;
+      }
       throw toFileBackendError(error, `extend the lock on "${lockKey}"`, this.#where);
     }
   }
@@ -167,6 +191,35 @@ export class FileLeaseStore implements LeaseStore {
     } catch (error) {
       throw toFileBackendError(error, `read the lock on "${lockKey}"`, this.#where);
     }
+  }
+
+  #remember(token: string, owner: string): void {
+    this.#held.set(token, owner);
+    holding.add(this);
+    installExitHook();
+  }
+
+  #forget(token: string): void {
+    this.#held.delete(token);
+    if (this.#held.size === 0) holding.delete(this);
+  }
+
+  /**
+   * Gives back every lease this store still holds, synchronously: run when the process exits, so
+   * a process that ends without releasing (process.exit(), an uncaught exception) does not make
+   * the others wait out its leases.
+   */
+  releaseAllSync(): void {
+    for (const owner of this.#held.values()) {
+      try {
+        unlinkSync(owner);
+        rmdirSync(join(owner, '..'));
+      } catch {
+        // Already gone, or taken over: nothing of ours to give back.
+      }
+    }
+    this.#held.clear();
+    holding.delete(this);
   }
 
   watchReleases(lockKey: string, onRelease: () => void): ReleaseWatch {

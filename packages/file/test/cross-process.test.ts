@@ -4,12 +4,13 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeRegion, NO_VALUE } from '@dogpile/core';
 import { describe, expect, it } from 'vitest';
-import { FileBackend } from '../src/index.js';
+import { FileBackend, FileLocks } from '../src/index.js';
 import { decodeValueFile } from '../src/value-file.js';
 import { sleep, spawnLineChild, useTempDirs } from './helpers.js';
 
 const HOLDER = fileURLToPath(new URL('./fixtures/holder-child.mjs', import.meta.url));
 const WRITER = fileURLToPath(new URL('./fixtures/writer-loop-child.mjs', import.meta.url));
+const EXITER = fileURLToPath(new URL('./fixtures/exit-child.mjs', import.meta.url));
 const tempDir = useTempDirs();
 
 const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
@@ -168,4 +169,21 @@ describe('FileBackend: a lock holder SIGKILLed', () => {
     expect(await backend.getMutex('k')!.locked()).toBe(true);
     await region.close();
   });
+});
+
+describe('FileLocks: a holder that exits without releasing', () => {
+  for (const how of ['exit', 'throw'] as const) {
+    it(`${how === 'exit' ? 'process.exit()' : 'an uncaught exception'}: its locks are given back at once, not after lockTimeout (30 s)`, async () => {
+      const lockDirectory = path.join(tempDir(), 'locks');
+      const child = spawnLineChild(EXITER, { lockDirectory, key: 'k', how });
+      await child.line('locked');
+      const locks = new FileLocks({ lockDirectory });
+      expect(await locks.mutex('k').locked()).toBe(true);
+      const exited = new Promise<void>((resolve) => child.process.once('exit', () => resolve()));
+      child.process.stdin!.write('go\n');
+      await exited;
+      expect(await locks.mutex('k').acquire(false)).toBe(true);
+      await locks.close();
+    });
+  }
 });
