@@ -3,7 +3,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type FileBackendError, FileLeaseStore, FileLockMutex, FileLocks } from '../src/index.js';
-import { eventually, sleep, useErrorEvents, useTempDirs } from './helpers.js';
+import {
+  eventually,
+  makeReadOnly,
+  makeWritable,
+  sleep,
+  useErrorEvents,
+  useTempDirs,
+} from './helpers.js';
 
 const tempDir = useTempDirs();
 const errors = useErrorEvents();
@@ -236,6 +243,26 @@ describe('FileLocks: options', () => {
     expect(() => new FileLocks({ lockDirectory, lockTimeout: 0 })).toThrow(/more than 0/);
     expect(() => new FileLocks(null as never)).toThrow(/needs an options object/);
     expect(() => new FileLocks({ lockDirectory }).mutex(42 as never)).toThrow(/keys are strings/);
+  });
+
+  it('a lock directory made read-only: acquire fails at once with ERR_FILE_NOT_WRITABLE, and a held lock is still released', async (context) => {
+    const lockDirectory = path.join(tempDir(), 'locks');
+    const locks = new FileLocks({ lockDirectory });
+    const held = locks.mutex('held');
+    await held.acquire();
+    const readOnly = makeReadOnly(lockDirectory);
+    if ('skip' in readOnly) return context.skip(readOnly.skip);
+    try {
+      await expect(locks.mutex('k').acquire()).rejects.toMatchObject({
+        code: 'ERR_FILE_NOT_WRITABLE',
+      });
+      // Its owner file lives in its own lock directory, which is still writable.
+      await held.release();
+      expect(await locks.mutex('held').locked()).toBe(false);
+    } finally {
+      makeWritable(lockDirectory);
+    }
+    await locks.close();
   });
 
   it('a lock directory that cannot be created is a typed error', () => {
