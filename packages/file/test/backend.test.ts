@@ -235,7 +235,7 @@ describe('FileBackend: options, keys, close', () => {
     );
     expect(() => new FileBackend({} as never)).toThrow(/needs directory/);
     expect(() => new FileBackend({ directory, fileExpirationTime: 0 })).toThrow(/at least 1 ms/);
-    expect(() => new FileBackend({ directory, fileExpirationTime: 'soon' })).toThrow();
+    expect(() => new FileBackend({ directory, fileExpirationTime: 'soon' as never })).toThrow();
     expect(() => new FileBackend({ directory, lockWatch: 1 } as never)).toThrow(/true or false/);
     expect(() => new FileBackend({ directory, serializer: {} } as never)).toThrow(/serializer/);
     expect(() => new FileBackend({ directory, keyMangler: 'x' } as never)).toThrow(/keyMangler/);

@@ -2,7 +2,13 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type FileBackendError, FileLeaseStore, FileLockMutex, FileLocks } from '../src/index.js';
+import {
+  type FileBackendError,
+  FileLeaseStore,
+  FileLockMutex,
+  type FileLockOptions,
+  FileLocks,
+} from '../src/index.js';
 import {
   eventually,
   makeReadOnly,
@@ -61,7 +67,12 @@ describe('FileLocks: waking waiters', () => {
     it(`a blocked acquire is woken ${lockWatch ? 'within milliseconds by fs.watch' : 'only by polling without lockWatch'}`, async () => {
       const lockDirectory = path.join(tempDir(), 'locks');
       // Polling alone would take 400-800 ms: only a watch explains a faster wake-up.
-      const options = { lockDirectory, lockWatch, lockPollMin: '800ms', lockPollMax: '800ms' };
+      const options: FileLockOptions = {
+        lockDirectory,
+        lockWatch,
+        lockPollMin: '800ms',
+        lockPollMax: '800ms',
+      };
       const holder = new FileLocks(options);
       const waiter = new FileLocks(options);
       const held = holder.mutex('k');
@@ -81,7 +92,7 @@ describe('FileLocks: waking waiters', () => {
 
   it('waitForRelease ends on the release, and the watch stops when nobody waits', async () => {
     const lockDirectory = path.join(tempDir(), 'locks');
-    const options = { lockDirectory, lockPollMin: '1s', lockPollMax: '1s' };
+    const options: FileLockOptions = { lockDirectory, lockPollMin: '1s', lockPollMax: '1s' };
     const a = new FileLocks(options);
     const b = new FileLocks(options);
     const held = a.mutex('k');
@@ -110,7 +121,7 @@ describe('FileLocks: waking waiters', () => {
 
   it('a take is not a release: its queued watch event does not end a waitForRelease', async () => {
     const lockDirectory = path.join(tempDir(), 'locks');
-    const options = { lockDirectory, lockPollMin: '1s', lockPollMax: '1s' };
+    const options: FileLockOptions = { lockDirectory, lockPollMin: '1s', lockPollMax: '1s' };
     const a = new FileLocks(options);
     const b = new FileLocks(options);
     // A waiter on another key keeps b's watch running, so the take below is queued for it.
@@ -151,7 +162,7 @@ describe('FileLocks: waking waiters', () => {
 describe('FileLocks: lost locks', () => {
   it('the lock directory removed under a holder: it learns the loss, new takers recreate it, and its release leaves the new holder alone', async () => {
     const lockDirectory = path.join(tempDir(), 'locks');
-    const options = { lockDirectory, lockTimeout: '300ms' };
+    const options: FileLockOptions = { lockDirectory, lockTimeout: '300ms' };
     const a = new FileLocks(options);
     const b = new FileLocks(options);
     const first = a.mutex('k');
@@ -178,7 +189,7 @@ describe('FileLocks: lost locks', () => {
 
   it('waiters still wake after the watched directory was removed and recreated', async () => {
     const lockDirectory = path.join(tempDir(), 'locks');
-    const options = { lockDirectory, lockPollMin: '5ms', lockPollMax: '100ms' };
+    const options: FileLockOptions = { lockDirectory, lockPollMin: '5ms', lockPollMax: '100ms' };
     const a = new FileLocks(options);
     const b = new FileLocks(options);
     fs.rmSync(lockDirectory, { recursive: true, force: true });
