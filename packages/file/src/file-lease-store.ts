@@ -18,7 +18,7 @@ import { hashName } from './hash.js';
 
 /** What {@link FileLeaseStore} needs besides the directory. */
 export interface FileLeaseStoreOptions {
-  /** The lock directory; created (with its parents) if missing, and again if removed later. */
+  /** The lock directory; made again if it is removed while in use (its parent must still exist). */
   directory: string;
   /** Wake waiters through `fs.watch` on the directory. */
   watch: boolean;
@@ -308,8 +308,13 @@ export class FileLeaseStore implements LeaseStore {
       mkdirSync(temp);
     } catch (error) {
       if (!isErrno(error, 'ENOENT')) throw error;
-      // The lock directory was removed under us: make it again, and watch the new one.
-      mkdirSync(this.directory, { recursive: true });
+      // The lock directory was removed under us: make it again (not its parent: a cache directory
+      // removed on purpose stays removed), and watch the new one.
+      try {
+        mkdirSync(this.directory);
+      } catch (mkdirError) {
+        if (!isErrno(mkdirError, 'EEXIST')) throw mkdirError;
+      }
       this.#watch?.reset();
       mkdirSync(temp);
     }

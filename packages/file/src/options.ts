@@ -25,8 +25,8 @@ export type FileLockSettings = Omit<DistributedLockOptions, 'distributedLock'>;
 export interface FileLockOptions extends FileLockSettings {
   /**
    * The directory holding the locks, shared by every process that must exclude each other (the
-   * same path on one host; see the README for network file systems). Created if missing, and
-   * again if it is removed while in use. Required.
+   * same path on one host; see the README for network file systems). Created with its parents if
+   * missing, and made again if it is removed while in use (its parent must still exist). Required.
    */
   lockDirectory: string;
   /**

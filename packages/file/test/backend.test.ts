@@ -227,6 +227,20 @@ describe('FileBackend: directories', () => {
   });
 });
 
+describe('FileBackend: the cache directory removed under a backend with locks', () => {
+  it('the lock fails with ERR_FILE_DIRECTORY instead of re-creating the directory', async () => {
+    const directory = path.join(tempDir(), 'cache');
+    fs.mkdirSync(directory);
+    const region = makeRegion().configure(new FileBackend({ directory }), { expirationTime: 60 });
+    fs.rmSync(directory, { recursive: true });
+    await expect(region.getOrCreate('k', () => 'v')).rejects.toMatchObject({
+      code: 'ERR_FILE_DIRECTORY',
+    });
+    expect(fs.existsSync(directory)).toBe(false);
+    await region.close();
+  });
+});
+
 describe('FileBackend: options, keys, close', () => {
   it('rejects unknown options with the known ones, and bad values', () => {
     const directory = tempDir();
