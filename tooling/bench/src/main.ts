@@ -13,6 +13,9 @@ import {
   startMemcached,
   startRedis,
 } from '@dogpile/test-servers';
+import { fileHit } from './cases/file-hit.js';
+import { FILE_HIT_SETTINGS } from './cases/file-shared.js';
+import { fileStampede } from './cases/file-stampede.js';
 import { getMulti } from './cases/get-multi.js';
 import { MEMCACHED_HIT_SETTINGS, memcachedHit } from './cases/memcached-hit.js';
 import { MEMCACHED_STAMPEDE_SETTINGS, memcachedStampede } from './cases/memcached-stampede.js';
@@ -155,6 +158,13 @@ try {
     }
   }
 
+  // Files: one directory shared by every process, no server.
+  await section('file hit path', (onProgress) =>
+    fileHit({ ...FILE_HIT_SETTINGS[quick ? 'quick' : 'full'], onProgress }),
+  );
+  await section(`stampede, ${settings.processes} processes, files`, (onProgress) =>
+    fileStampede(settings.processes, { ...settings.stampedeProcesses, onProgress }),
+  );
   await memcachedSections();
 } finally {
   await pool?.stop();
