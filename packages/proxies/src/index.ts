@@ -1,0 +1,32 @@
+export {
+  type CircuitBreakerProxyOptions,
+  type CircuitEvent,
+  CircuitBreakerProxy,
+  type CircuitState,
+  circuitChannel,
+  circuitChannelName,
+} from './circuit-breaker-proxy.js';
+export {
+  BackendTimeoutError,
+  CircuitOpenError,
+  ProxyError,
+  type ProxyErrorCode,
+  UnreadableValueError,
+} from './errors.js';
+export {
+  type CallRecord,
+  type Logger,
+  LoggingProxy,
+  type LoggingProxyOptions,
+  type LogLevel,
+} from './logging-proxy.js';
+export { NamespaceProxy, type NamespaceProxyOptions, type ScannableBackend } from './namespace-proxy.js';
+export { PassThroughProxy } from './pass-through-proxy.js';
+export {
+  LATENCY_BUCKETS_MS,
+  type OperationStats,
+  StatsProxy,
+  type StatsProxyOptions,
+  type StatsSnapshot,
+} from './stats-proxy.js';
+export { TimeoutProxy, type TimeoutProxyOptions } from './timeout-proxy.js';

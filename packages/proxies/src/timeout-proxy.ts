@@ -1,0 +1,154 @@
+import {
+  type AcquireOptions,
+  type CachedValue,
+  type CacheMutex,
+  type NoValue,
+  NullMutex,
+  type WaitForReleaseOptions,
+} from '@dogpile/core';
+import { BackendTimeoutError } from './errors.js';
+import { checkOptions, durationMs } from './options.js';
+import { PassThroughProxy } from './pass-through-proxy.js';
+
+/**
+ * Options of {@link TimeoutProxy}.
+ *
+ * @example
+ * new TimeoutProxy({ timeout: '50ms' })
+ */
+export interface TimeoutProxyOptions {
+  /**
+   * The longest one backend call may take: seconds, or a duration string such as `'50ms'`. A
+   * call past it fails with `ERR_BACKEND_TIMEOUT`. Blocking lock acquires (`acquire(true)`,
+   * `waitForRelease`) are not cut: waiting for another creator is their job; the lock's own
+   * `lockBlockingTimeout` bounds them. Default: `1` (second).
+   */
+  timeout?: number | string;
+}
+
+const KNOWN = ['timeout'] as const;
+
+/**
+ * Gives every backend call a deadline: past it the call fails with a typed
+ * {@link BackendTimeoutError} (`ERR_BACKEND_TIMEOUT`), so a region with `failSafe` serves from its
+ * creator instead of waiting on a stalled store. The late result is discarded: a late read is
+ * dropped, a late non-blocking lock acquire that succeeded is released. A late write may still
+ * land, as any write whose answer was lost may.
+ *
+ * @example
+ * region.configure(new RedisBackend({ url }), { wrap: [new TimeoutProxy({ timeout: '50ms' })] });
+ */
+export class TimeoutProxy extends PassThroughProxy {
+  /** The deadline of each call, in milliseconds. */
+  readonly timeoutMs: number;
+
+  constructor(options: TimeoutProxyOptions = {}) {
+    super();
+    const o = checkOptions('TimeoutProxy', options, KNOWN);
+    this.timeoutMs = durationMs('TimeoutProxy', 'timeout', o.timeout, 1000);
+  }
+
+  /** `call`'s promise, or a `BackendTimeoutError` once the deadline passes; `onLate` sees a late result. */
+  deadline<T>(operation: string, call: () => Promise<T>, onLate?: (value: T) => void): Promise<T> {
+    let promise: Promise<T>;
+    try {
+      promise = call();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const ms = this.timeoutMs;
+    return new Promise<T>((resolve, reject) => {
+      let done = false;
+      const timer = setTimeout(() => {
+        done = true;
+        reject(new BackendTimeoutError(operation, ms));
+      }, ms);
+      promise.then(
+        (value) => {
+          if (done) {
+            onLate?.(value);
+            return;
+          }
+          done = true;
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (error: unknown) => {
+          if (done) return; // Late failure: nobody is waiting for it any more.
+          done = true;
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  override get(key: string): Promise<CachedValue | NoValue> {
+    return this.deadline('get', () => this.proxied.get(key));
+  }
+  override set(key: string, value: CachedValue): Promise<void> {
+    return this.deadline('set', () => this.proxied.set(key, value));
+  }
+  override delete(key: string): Promise<void> {
+    return this.deadline('delete', () => this.proxied.delete(key));
+  }
+  override getMulti(keys: readonly string[]): Promise<Array<CachedValue | NoValue>> {
+    return this.deadline('getMulti', () => this.proxied.getMulti(keys));
+  }
+  override setMulti(mapping: ReadonlyMap<string, CachedValue>): Promise<void> {
+    return this.deadline('setMulti', () => this.proxied.setMulti(mapping));
+  }
+  override deleteMulti(keys: readonly string[]): Promise<void> {
+    return this.deadline('deleteMulti', () => this.proxied.deleteMulti(keys));
+  }
+  override getSerialized(key: string): Promise<Uint8Array | NoValue> {
+    return this.deadline('getSerialized', () => this.proxied.getSerialized(key));
+  }
+  override getSerializedMulti(keys: readonly string[]): Promise<Array<Uint8Array | NoValue>> {
+    return this.deadline('getSerializedMulti', () => this.proxied.getSerializedMulti(keys));
+  }
+  override setSerialized(key: string, value: Uint8Array): Promise<void> {
+    return this.deadline('setSerialized', () => this.proxied.setSerialized(key, value));
+  }
+  override setSerializedMulti(mapping: ReadonlyMap<string, Uint8Array>): Promise<void> {
+    return this.deadline('setSerializedMulti', () => this.proxied.setSerializedMulti(mapping));
+  }
+  override getMutex(key: string): CacheMutex | null {
+    const inner = this.proxied.getMutex(key);
+    return inner === null || inner instanceof NullMutex ? inner : new TimedMutex(inner, this);
+  }
+}
+
+/** A mutex whose non-blocking calls get {@link TimeoutProxy}'s deadline. */
+class TimedMutex implements CacheMutex {
+  declare waitForRelease?: (options?: WaitForReleaseOptions) => Promise<boolean>;
+
+  constructor(
+    private readonly inner: CacheMutex,
+    private readonly proxy: TimeoutProxy,
+  ) {
+    if (typeof inner.waitForRelease === 'function') {
+      this.waitForRelease = (options) => inner.waitForRelease!(options);
+    }
+  }
+
+  acquire(wait = true, options?: AcquireOptions): Promise<boolean> {
+    if (wait) return this.inner.acquire(true, options);
+    return this.proxy.deadline(
+      'acquire',
+      () => this.inner.acquire(false, options),
+      (late) => {
+        // Taken after the caller gave up: nobody will release it, so release it now.
+        if (late) this.inner.release().catch(() => {});
+      },
+    );
+  }
+
+  release(): Promise<void> {
+    return this.proxy.deadline('release', () => this.inner.release());
+  }
+
+  locked(): Promise<boolean> {
+    return this.proxy.deadline('locked', () => this.inner.locked());
+  }
+}
