@@ -30,3 +30,10 @@ export {
   type StatsSnapshot,
 } from './stats-proxy.js';
 export { TimeoutProxy, type TimeoutProxyOptions } from './timeout-proxy.js';
+export { ByteTransformProxy } from './byte-transform-proxy.js';
+export {
+  type CompressionAlgorithm,
+  CompressionProxy,
+  type CompressionProxyOptions,
+} from './compression-proxy.js';
+export { EncryptionProxy, type EncryptionProxyOptions } from './encryption-proxy.js';
