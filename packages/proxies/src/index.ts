@@ -37,3 +37,10 @@ export {
   type CompressionProxyOptions,
 } from './compression-proxy.js';
 export { EncryptionProxy, type EncryptionProxyOptions } from './encryption-proxy.js';
+export type {
+  InvalidationBus,
+  InvalidationListener,
+  InvalidationMessage,
+} from './invalidation-bus.js';
+export { MemoryBus } from './memory-bus.js';
+export { TieredProxy, type TieredProxyOptions } from './tiered-proxy.js';
