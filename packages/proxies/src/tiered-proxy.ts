@@ -160,6 +160,14 @@ export class TieredProxy extends PassThroughProxy {
     this.#l1.delete(key);
   }
 
+  /**
+   * Resolves once the bus is subscribed (at once without a bus); L1 is used only from then on.
+   * Never rejects: a bus that cannot subscribe leaves L1 bypassed, reported.
+   */
+  get ready(): Promise<void> {
+    return this.#unsubscribe === undefined ? Promise.resolve() : this.#unsubscribe.then(() => {});
+  }
+
   /** The number of entries in L1 now (expired ones included until read or evicted). */
   get l1Size(): number {
     return this.#l1.size;
@@ -333,9 +341,13 @@ export class TieredProxy extends PassThroughProxy {
   override getMutex(key: string): CacheMutex | null {
     const inner = this.proxied.getMutex(key);
     if (inner === null || inner instanceof NullMutex) return inner;
-    return new TieredMutex(inner, () => {
-      this.#epoch++;
-      this.#drop(key);
+    return new TieredMutex(inner, {
+      held: () => this.#l1.get(key)?.value,
+      readL2: () => (this.#bytes ? this.proxied.getSerialized(key) : this.proxied.get(key)),
+      forget: () => {
+        this.#epoch++;
+        this.#drop(key);
+      },
     });
   }
 
@@ -353,30 +365,67 @@ export class TieredProxy extends PassThroughProxy {
   }
 }
 
+/** What {@link TieredMutex} needs of its proxy for one key. */
+interface TierAccess {
+  /** The value L1 holds for the key now (served or not), or undefined. */
+  held(): CachedValue | Uint8Array | undefined;
+  /** The key's value in L2, in the region's native form. */
+  readL2(): Promise<CachedValue | Uint8Array | NoValue>;
+  /** Drops the key from L1 (and makes fills in flight skip it). */
+  forget(): void;
+}
+
+/** Whether two values in the region's native form are the same stored value. */
+function sameValue(a: CachedValue | Uint8Array, b: CachedValue | Uint8Array | NoValue): boolean {
+  if (a instanceof Uint8Array) {
+    return b instanceof Uint8Array && Buffer.from(a.buffer, a.byteOffset, a.length).equals(b);
+  }
+  if (b === NO_VALUE || b instanceof Uint8Array) return false;
+  const other = b as CachedValue;
+  return a === other || (a.metadata.ct === other.metadata.ct && a.metadata.v === other.metadata.v);
+}
+
 /**
- * L2's mutex; taking it, or seeing it released, drops the key from L1 so the region's re-read
- * goes to L2, where another process's creator wrote.
+ * L2's mutex, so one creator runs across processes. Taking it, or seeing it released, drops the
+ * key from L1, so the region's re-read under the lock sees what other processes wrote to L2.
+ *
+ * dogpile's Lock does not re-read after a non-blocking acquire (the stale-value path): it
+ * creates. So when that acquire succeeds while L1 held a value and L2 now holds a different one,
+ * another process has just regenerated it: the lock is given back and the acquire reports it
+ * held, so this caller is served the stale value once (as when another process holds the lock)
+ * and the next read finds the new one in L2, instead of creating it a second time.
  */
 class TieredMutex implements CacheMutex {
   declare waitForRelease?: (options?: WaitForReleaseOptions) => Promise<boolean>;
 
   constructor(
     private readonly inner: CacheMutex,
-    private readonly forget: () => void,
+    private readonly tier: TierAccess,
   ) {
     if (typeof inner.waitForRelease === 'function') {
       this.waitForRelease = async (options) => {
         const released = await inner.waitForRelease!(options);
-        this.forget();
+        this.tier.forget();
         return released;
       };
     }
   }
 
   async acquire(wait = true, options?: AcquireOptions): Promise<boolean> {
+    const held = wait ? undefined : this.tier.held();
     const taken = await this.inner.acquire(wait, options);
-    if (taken) this.forget();
-    return taken;
+    if (!taken) return false;
+    this.tier.forget();
+    if (held === undefined) return true;
+    let current: CachedValue | Uint8Array | NoValue;
+    try {
+      current = await this.tier.readL2();
+    } catch {
+      return true; // L2 cannot say: create, as without tiers.
+    }
+    if (current === NO_VALUE || sameValue(held, current)) return true;
+    await this.inner.release();
+    return false;
   }
 
   release(): Promise<void> {
