@@ -72,34 +72,34 @@ export class NamespaceProxy extends PassThroughProxy {
     return out;
   }
 
-  override get(key: string): Promise<CachedValue | NoValue> {
+  override async get(key: string): Promise<CachedValue | NoValue> {
     return this.proxied.get(this.#key(key));
   }
-  override set(key: string, value: CachedValue): Promise<void> {
+  override async set(key: string, value: CachedValue): Promise<void> {
     return this.proxied.set(this.#key(key), value);
   }
-  override delete(key: string): Promise<void> {
+  override async delete(key: string): Promise<void> {
     return this.proxied.delete(this.#key(key));
   }
-  override getMulti(keys: readonly string[]): Promise<Array<CachedValue | NoValue>> {
+  override async getMulti(keys: readonly string[]): Promise<Array<CachedValue | NoValue>> {
     return this.proxied.getMulti(this.#keys(keys));
   }
-  override setMulti(mapping: ReadonlyMap<string, CachedValue>): Promise<void> {
+  override async setMulti(mapping: ReadonlyMap<string, CachedValue>): Promise<void> {
     return this.proxied.setMulti(this.#mapping(mapping));
   }
-  override deleteMulti(keys: readonly string[]): Promise<void> {
+  override async deleteMulti(keys: readonly string[]): Promise<void> {
     return this.proxied.deleteMulti(this.#keys(keys));
   }
-  override getSerialized(key: string): Promise<Uint8Array | NoValue> {
+  override async getSerialized(key: string): Promise<Uint8Array | NoValue> {
     return this.proxied.getSerialized(this.#key(key));
   }
-  override getSerializedMulti(keys: readonly string[]): Promise<Array<Uint8Array | NoValue>> {
+  override async getSerializedMulti(keys: readonly string[]): Promise<Array<Uint8Array | NoValue>> {
     return this.proxied.getSerializedMulti(this.#keys(keys));
   }
-  override setSerialized(key: string, value: Uint8Array): Promise<void> {
+  override async setSerialized(key: string, value: Uint8Array): Promise<void> {
     return this.proxied.setSerialized(this.#key(key), value);
   }
-  override setSerializedMulti(mapping: ReadonlyMap<string, Uint8Array>): Promise<void> {
+  override async setSerializedMulti(mapping: ReadonlyMap<string, Uint8Array>): Promise<void> {
     return this.proxied.setSerializedMulti(this.#mapping(mapping));
   }
   override getMutex(key: string): CacheMutex | null {
