@@ -129,7 +129,12 @@ export class CircuitBreakerProxy extends PassThroughProxy {
       1,
       5,
     );
-    this.failureWindowMs = durationMs('CircuitBreakerProxy', 'failureWindow', o.failureWindow, 10_000);
+    this.failureWindowMs = durationMs(
+      'CircuitBreakerProxy',
+      'failureWindow',
+      o.failureWindow,
+      10_000,
+    );
     this.openForMs = durationMs('CircuitBreakerProxy', 'openFor', o.openFor, 5000);
     this.#isFailure = (o.isFailure as (error: unknown) => boolean) ?? defaultIsFailure;
     this.#onStateChange = o.onStateChange as ((event: CircuitEvent) => void) | undefined;
@@ -153,7 +158,8 @@ export class CircuitBreakerProxy extends PassThroughProxy {
   #change(to: CircuitState, error?: unknown): void {
     const from = this.#state;
     this.#state = to;
-    const event: CircuitEvent = error === undefined ? { name: this.name, from, to } : { name: this.name, from, to, error };
+    const event: CircuitEvent =
+      error === undefined ? { name: this.name, from, to } : { name: this.name, from, to, error };
     if (circuitChannel.hasSubscribers) circuitChannel.publish(event);
     if (to === 'open' && from === 'closed') {
       reportError({ operation: `circuitOpen:${this.name}`, error });
@@ -281,11 +287,7 @@ class GuardedMutex implements CacheMutex {
   }
 
   acquire(wait = true, options?: AcquireOptions): Promise<boolean> {
-    return this.breaker.guard(
-      'acquire',
-      () => this.inner.acquire(wait, options),
-      options?.signal,
-    );
+    return this.breaker.guard('acquire', () => this.inner.acquire(wait, options), options?.signal);
   }
 
   release(): Promise<void> {

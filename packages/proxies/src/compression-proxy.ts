@@ -5,7 +5,13 @@ import {
   gunzipSync,
   gzipSync,
 } from 'node:zlib';
-import { CachedValue, NO_VALUE, type NoValue, type Serializer, ValidationError } from '@dogpile/core';
+import {
+  CachedValue,
+  NO_VALUE,
+  type NoValue,
+  type Serializer,
+  ValidationError,
+} from '@dogpile/core';
 import { ByteTransformProxy } from './byte-transform-proxy.js';
 import { UnreadableValueError } from './errors.js';
 import { checkOptions, integerOption } from './options.js';
@@ -52,7 +58,10 @@ const HEADER = 4;
 
 function isFramed(bytes: Uint8Array): boolean {
   return (
-    bytes.length >= HEADER && bytes[0] === MAGIC[0] && bytes[1] === MAGIC[1] && bytes[2] === MAGIC[2]
+    bytes.length >= HEADER &&
+    bytes[0] === MAGIC[0] &&
+    bytes[1] === MAGIC[1] &&
+    bytes[2] === MAGIC[2]
   );
 }
 

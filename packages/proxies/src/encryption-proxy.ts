@@ -133,12 +133,7 @@ export class EncryptionProxy extends ByteTransformProxy {
     this.#current = this.#ring.get(current)!;
     const id = encoder.encode(current);
     this.#header = new Uint8Array([...MAGIC, id.length, ...id]);
-    this.#readPlaintext = booleanOption(
-      'EncryptionProxy',
-      'readPlaintext',
-      o.readPlaintext,
-      false,
-    );
+    this.#readPlaintext = booleanOption('EncryptionProxy', 'readPlaintext', o.readPlaintext, false);
   }
 
   /** The key ids in the ring (never the keys). */
@@ -183,7 +178,9 @@ export class EncryptionProxy extends ByteTransformProxy {
     try {
       id = decoder.decode(stored.subarray(MAGIC.length + 1, headerEnd));
     } catch {
-      throw new UnreadableValueError('An encrypted value has a damaged key id; it is treated as a miss.');
+      throw new UnreadableValueError(
+        'An encrypted value has a damaged key id; it is treated as a miss.',
+      );
     }
     const secret = this.#ring.get(id);
     if (secret === undefined) {

@@ -133,7 +133,9 @@ export class LoggingProxy extends PassThroughProxy {
         ? 'pino'
         : 'console');
     if (style !== 'pino' && style !== 'console') {
-      throw new ValidationError(`LoggingProxy style must be 'pino' or 'console'; got ${String(style)}.`);
+      throw new ValidationError(
+        `LoggingProxy style must be 'pino' or 'console'; got ${String(style)}.`,
+      );
     }
     this.#write =
       style === 'pino'

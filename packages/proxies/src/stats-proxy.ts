@@ -202,9 +202,13 @@ export class StatsProxy extends PassThroughProxy {
     );
   }
   override setSerialized(key: string, value: Uint8Array): Promise<void> {
-    return this.#timed('setSerialized', () => this.proxied.setSerialized(key, value), () => {
-      this.#bytesWritten += value.length;
-    });
+    return this.#timed(
+      'setSerialized',
+      () => this.proxied.setSerialized(key, value),
+      () => {
+        this.#bytesWritten += value.length;
+      },
+    );
   }
   override setSerializedMulti(mapping: ReadonlyMap<string, Uint8Array>): Promise<void> {
     return this.#timed(

@@ -190,7 +190,10 @@ export class TieredProxy extends PassThroughProxy {
 
   #fill(key: string, value: CachedValue | Uint8Array | NoValue, epoch: number): void {
     if (value === NO_VALUE || epoch !== this.#epoch || !this.#l1Usable) return;
-    const entry: L1Entry = { value: value as CachedValue | Uint8Array, until: performance.now() + this.l1MaxAgeMs };
+    const entry: L1Entry = {
+      value: value as CachedValue | Uint8Array,
+      until: performance.now() + this.l1MaxAgeMs,
+    };
     this.#l1.set(key, entry);
   }
 
@@ -200,9 +203,7 @@ export class TieredProxy extends PassThroughProxy {
     const hit = this.#fromL1(key);
     if (hit !== undefined) return hit;
     const epoch = this.#epoch;
-    const value = this.#bytes
-      ? await this.proxied.getSerialized(key)
-      : await this.proxied.get(key);
+    const value = this.#bytes ? await this.proxied.getSerialized(key) : await this.proxied.get(key);
     this.#fill(key, value, epoch);
     return value;
   }

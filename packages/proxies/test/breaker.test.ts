@@ -5,8 +5,8 @@ import { RedisBackend } from '@dogpile/redis';
 import { type RedisServer, startRedis } from '@dogpile/test-servers';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  type CircuitEvent,
   CircuitBreakerProxy,
+  type CircuitEvent,
   CircuitOpenError,
   circuitChannelName,
   StatsProxy,
@@ -115,7 +115,9 @@ describe.skipIf(noRedis)('CircuitBreakerProxy with Redis stopped', () => {
       // The opening was reported once on dogpile:error, not once per call.
       const opens = errors.events.filter((e) => e.operation === 'circuitOpen:redis');
       expect(opens.length).toBeGreaterThanOrEqual(1);
-      expect(opens.length).toBe(circuit.events.filter((e) => e.from === 'closed' && e.to === 'open').length);
+      expect(opens.length).toBe(
+        circuit.events.filter((e) => e.from === 'closed' && e.to === 'open').length,
+      );
 
       // Redis comes back on the same port: a probe succeeds, the breaker closes, values cache.
       server = await startRedis({ port });
@@ -124,7 +126,11 @@ describe.skipIf(noRedis)('CircuitBreakerProxy with Redis stopped', () => {
         return breaker.state === 'closed';
       }, 10_000);
       expect(circuit.events.map((e) => e.to)).toContain('half-open');
-      expect(circuit.events.at(-1)).toMatchObject({ name: 'redis', from: 'half-open', to: 'closed' });
+      expect(circuit.events.at(-1)).toMatchObject({
+        name: 'redis',
+        from: 'half-open',
+        to: 'closed',
+      });
       let created = 0;
       const creator = () => {
         created++;
@@ -148,7 +154,10 @@ describe.skipIf(noRedis)('CircuitBreakerProxy with Redis stopped', () => {
     await server.stop();
     const errors = captureErrors();
     try {
-      for (let i = 0; i < 2; i++) await expect(breaker.getSerialized('k')).rejects.toMatchObject({ code: 'ERR_REDIS_CONNECTION' });
+      for (let i = 0; i < 2; i++)
+        await expect(breaker.getSerialized('k')).rejects.toMatchObject({
+          code: 'ERR_REDIS_CONNECTION',
+        });
       expect(breaker.state).toBe('open');
       const open = await breaker.getSerialized('k').catch((e: unknown) => e);
       expect(open).toBeInstanceOf(CircuitOpenError);
@@ -156,7 +165,9 @@ describe.skipIf(noRedis)('CircuitBreakerProxy with Redis stopped', () => {
       await sleep(250);
       expect(breaker.state).toBe('half-open');
       // The probe goes to Redis (still down) and fails: open again, for another openFor.
-      await expect(breaker.getSerialized('k')).rejects.toMatchObject({ code: 'ERR_REDIS_CONNECTION' });
+      await expect(breaker.getSerialized('k')).rejects.toMatchObject({
+        code: 'ERR_REDIS_CONNECTION',
+      });
       expect(breaker.state).toBe('open');
       await expect(breaker.getSerialized('k')).rejects.toBeInstanceOf(CircuitOpenError);
     } finally {

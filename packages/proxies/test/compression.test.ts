@@ -41,7 +41,10 @@ describe('CompressionProxy over a store of objects', () => {
   for (const algorithm of ['gzip', 'brotli'] as const) {
     it(`${algorithm}: values over the threshold are stored compressed, smaller ones as they are`, async () => {
       const dict = new Map<string, unknown>();
-      const r = region(new CompressionProxy({ algorithm, threshold: 256 }), new MemoryBackend({ cacheDict: dict }));
+      const r = region(
+        new CompressionProxy({ algorithm, threshold: 256 }),
+        new MemoryBackend({ cacheDict: dict }),
+      );
       await r.set('big', big);
       await r.set('small', 'tiny');
       const stored = dict.get('big') as Uint8Array;
@@ -57,7 +60,9 @@ describe('CompressionProxy over a store of objects', () => {
 
   it('reads values written before it was added', async () => {
     const dict = new Map<string, unknown>();
-    await makeRegion().configure(new MemoryBackend({ cacheDict: dict })).set('a', { x: 1 });
+    await makeRegion()
+      .configure(new MemoryBackend({ cacheDict: dict }))
+      .set('a', { x: 1 });
     const r = region(new CompressionProxy(), new MemoryBackend({ cacheDict: dict }));
     expect(await r.get('a')).toEqual({ x: 1 });
   });
@@ -98,7 +103,10 @@ describe.skipIf(noRedis)('CompressionProxy over Redis', () => {
     damaged[good.length - 5]! ^= 0xff;
     await raw!.set(`${prefix}damaged`, damaged);
     await raw!.set(`${prefix}truncated`, good.subarray(0, good.length / 2));
-    await raw!.set(`${prefix}unknown`, Buffer.concat([good.subarray(0, 3), Buffer.from([9]), good.subarray(4)]));
+    await raw!.set(
+      `${prefix}unknown`,
+      Buffer.concat([good.subarray(0, 3), Buffer.from([9]), good.subarray(4)]),
+    );
     // A "zip bomb": 2 MB of zeros in a few KB.
     const bomb = region(new CompressionProxy({ threshold: 0 }), redis());
     await bomb.set(`${prefix}bomb`, '0'.repeat(2_000_000));

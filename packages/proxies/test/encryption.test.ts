@@ -77,7 +77,10 @@ describe('EncryptionProxy over a store of objects', () => {
     await plain.set('a', 1);
     const errors = captureErrors();
     try {
-      const strict = region(new EncryptionProxy({ keys: { k1 } }), new MemoryBackend({ cacheDict: dict }));
+      const strict = region(
+        new EncryptionProxy({ keys: { k1 } }),
+        new MemoryBackend({ cacheDict: dict }),
+      );
       expect(await strict.getOrCreate('a', () => 2)).toBe(2);
       // Reported on each read of it (the region reads again under the lock), then overwritten.
       const codes = new Set(errors.events.map((e) => (e.error as { code?: string }).code));
@@ -163,10 +166,7 @@ describe.skipIf(noRedis)('EncryptionProxy over Redis', () => {
     const prefix = uniquePrefix('enc');
     const before = region(new EncryptionProxy({ keys: { k1 } }), redis());
     await before.set(`${prefix}old`, 'written with k1');
-    const after = region(
-      new EncryptionProxy({ keys: { k1, k2 }, currentKeyId: 'k2' }),
-      redis(),
-    );
+    const after = region(new EncryptionProxy({ keys: { k1, k2 }, currentKeyId: 'k2' }), redis());
     expect(await after.get(`${prefix}old`)).toBe('written with k1');
     await after.set(`${prefix}new`, 'written with k2');
     const frameId = (b: Buffer) => b.subarray(5, 5 + b[4]!).toString();

@@ -5,22 +5,38 @@ import { type CallRecord, LATENCY_BUCKETS_MS, LoggingProxy, StatsProxy } from '.
 
 function consoleLike() {
   const lines: Array<{ level: string; args: unknown[] }> = [];
-  const at = (level: string) => (...args: unknown[]) => {
-    lines.push({ level, args });
+  const at =
+    (level: string) =>
+    (...args: unknown[]) => {
+      lines.push({ level, args });
+    };
+  return {
+    lines,
+    logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') },
   };
-  return { lines, logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } };
 }
 
 describe('LoggingProxy', () => {
   it('refuses a missing logger, unknown levels and options', () => {
-    for (const options of [{}, { logger: null }, { logger: {} }, { logger: console, level: 'loud' }, { logger: console, style: 'xml' }, { logger: console, color: true }]) {
-      expect(() => new LoggingProxy(options as never), JSON.stringify(options)).toThrow(ValidationError);
+    for (const options of [
+      {},
+      { logger: null },
+      { logger: {} },
+      { logger: console, level: 'loud' },
+      { logger: console, style: 'xml' },
+      { logger: console, color: true },
+    ]) {
+      expect(() => new LoggingProxy(options as never), JSON.stringify(options)).toThrow(
+        ValidationError,
+      );
     }
   });
 
   it('logs each call with key, duration and outcome, and no payloads', async () => {
     const { lines, logger } = consoleLike();
-    const region = makeRegion().configure(new MemoryBackend(), { wrap: [new LoggingProxy({ logger })] });
+    const region = makeRegion().configure(new MemoryBackend(), {
+      wrap: [new LoggingProxy({ logger })],
+    });
     await region.set('k', { secret: 'hunter2' });
     await region.get('k');
     await region.get('missing');
@@ -55,14 +71,20 @@ describe('LoggingProxy', () => {
       }
     }
     const region = makeRegion().configure(new Failing(), {
-      wrap: [new LoggingProxy({ logger: pino, level: 'info', errorLevel: 'error', logPayloads: true })],
+      wrap: [
+        new LoggingProxy({ logger: pino, level: 'info', errorLevel: 'error', logPayloads: true }),
+      ],
     });
     await region.set('k', 'visible');
     await expect(region.delete('k')).rejects.toThrow('disk on fire');
     expect(pinoLines[0]![0]).toBe('info');
     expect(pinoLines[0]![1][0]).toMatchObject({ operation: 'set', value: 'visible' });
     expect(pinoLines[1]![0]).toBe('error');
-    expect(pinoLines[1]![1][0]).toMatchObject({ operation: 'delete', outcome: 'error', error: 'Error: disk on fire' });
+    expect(pinoLines[1]![1][0]).toMatchObject({
+      operation: 'delete',
+      outcome: 'error',
+      error: 'Error: disk on fire',
+    });
   });
 
   it('a logger that throws does not break the cache', async () => {
@@ -72,7 +94,9 @@ describe('LoggingProxy', () => {
       },
       warn() {},
     };
-    const region = makeRegion().configure(new MemoryBackend(), { wrap: [new LoggingProxy({ logger })] });
+    const region = makeRegion().configure(new MemoryBackend(), {
+      wrap: [new LoggingProxy({ logger })],
+    });
     await region.set('k', 1);
     expect(await region.get('k')).toBe(1);
   });
@@ -81,7 +105,9 @@ describe('LoggingProxy', () => {
 describe('StatsProxy', () => {
   it('counts calls, hits, misses, bytes and latencies; snapshot is a copy; reset starts over', async () => {
     const stats = new StatsProxy();
-    const region = makeRegion().configure(new MemoryBackend({ serialize: true }), { wrap: [stats] });
+    const region = makeRegion().configure(new MemoryBackend({ serialize: true }), {
+      wrap: [stats],
+    });
     await region.set('a', 'x'.repeat(100));
     await region.get('a');
     await region.get('b');

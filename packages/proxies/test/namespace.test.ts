@@ -15,16 +15,28 @@ class ListingMemoryBackend extends MemoryBackend {
 
 describe('NamespaceProxy', () => {
   it('refuses a bad namespace or unknown options', () => {
-    for (const options of [{}, { namespace: '' }, { namespace: 5 }, { namespace: '\ud800' }, { namespace: 'a', sep: ':' }]) {
-      expect(() => new NamespaceProxy(options as never), JSON.stringify(options)).toThrow(ValidationError);
+    for (const options of [
+      {},
+      { namespace: '' },
+      { namespace: 5 },
+      { namespace: '\ud800' },
+      { namespace: 'a', sep: ':' },
+    ]) {
+      expect(() => new NamespaceProxy(options as never), JSON.stringify(options)).toThrow(
+        ValidationError,
+      );
     }
   });
 
   it('two regions share one store without their keys meeting', async () => {
     const dict = new Map<string, unknown>();
     const store = new MemoryBackend({ cacheDict: dict });
-    const users = makeRegion().configure(store, { wrap: [new NamespaceProxy({ namespace: 'users:' })] });
-    const posts = makeRegion().configure(store, { wrap: [new NamespaceProxy({ namespace: 'posts:' })] });
+    const users = makeRegion().configure(store, {
+      wrap: [new NamespaceProxy({ namespace: 'users:' })],
+    });
+    const posts = makeRegion().configure(store, {
+      wrap: [new NamespaceProxy({ namespace: 'posts:' })],
+    });
     await users.set('1', 'alice');
     await posts.set('1', 'hello');
     expect(await users.get('1')).toBe('alice');
@@ -56,7 +68,9 @@ describe('NamespaceProxy', () => {
     const store = new ListingMemoryBackend();
     const a = new NamespaceProxy({ namespace: 'a:' }).wrap(store);
     const regionA = makeRegion().configure(a);
-    const regionB = makeRegion().configure(store, { wrap: [new NamespaceProxy({ namespace: 'b:' })] });
+    const regionB = makeRegion().configure(store, {
+      wrap: [new NamespaceProxy({ namespace: 'b:' })],
+    });
     await regionA.setMulti({ 1: 1, 2: 2, 3: 3 });
     await regionB.set('1', 'b');
     expect(await a.clear()).toBe(3);

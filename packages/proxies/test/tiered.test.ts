@@ -19,7 +19,10 @@ afterEach(async () => {
   await Promise.all(closers.splice(0).map((c) => c.close().catch(() => {})));
 });
 
-function tieredRegion(l2: CacheBackend, options: ConstructorParameters<typeof TieredProxy>[0] = {}) {
+function tieredRegion(
+  l2: CacheBackend,
+  options: ConstructorParameters<typeof TieredProxy>[0] = {},
+) {
   const proxy = new TieredProxy(options);
   const region = makeRegion({ name: `tiered-${randomUUID().slice(0, 4)}` }).configure(l2, {
     wrap: [proxy],
@@ -184,7 +187,9 @@ describe.skipIf(noRedis)('TieredProxy over Redis with RedisBus', () => {
         }
         lags.push(performance.now() - written);
       }
-      console.log(`tiered: set here, seen in the other process after ${lags.map((l) => l.toFixed(1)).join(', ')} ms`);
+      console.log(
+        `tiered: set here, seen in the other process after ${lags.map((l) => l.toFixed(1)).join(', ')} ms`,
+      );
       expect(Math.max(...lags)).toBeLessThan(50);
     } finally {
       child.send({ op: 'close' });
@@ -286,7 +291,10 @@ describe.skipIf(noRedis)('TieredProxy over Redis with RedisBus', () => {
     expect(created).toBe(2);
     // Both stale at once: one creator across the two processes.
     await sleep(350);
-    const both = await Promise.all([a.getOrCreate(key, creator('a')), b.getOrCreate(key, creator('b'))]);
+    const both = await Promise.all([
+      a.getOrCreate(key, creator('a')),
+      b.getOrCreate(key, creator('b')),
+    ]);
     expect(created).toBe(3);
     expect(both.filter((v) => v === 'a2').length).toBe(1);
   });

@@ -7,8 +7,16 @@ import { captureErrors, eventually, noRedis } from './helpers.js';
 
 describe('TimeoutProxy options', () => {
   it('refuses bad options', () => {
-    for (const options of [{ timeout: 0 }, { timeout: -1 }, { timeout: 'soon' }, { timeout: null }, { ms: 5 }]) {
-      expect(() => new TimeoutProxy(options as never), JSON.stringify(options)).toThrow(ValidationError);
+    for (const options of [
+      { timeout: 0 },
+      { timeout: -1 },
+      { timeout: 'soon' },
+      { timeout: null },
+      { ms: 5 },
+    ]) {
+      expect(() => new TimeoutProxy(options as never), JSON.stringify(options)).toThrow(
+        ValidationError,
+      );
     }
     expect(new TimeoutProxy({ timeout: '50ms' }).timeoutMs).toBe(50);
     expect(new TimeoutProxy().timeoutMs).toBe(1000);
@@ -28,7 +36,11 @@ describe.skipIf(noRedis)('TimeoutProxy with a stalled Redis', () => {
   it('fails calls past the deadline with ERR_BACKEND_TIMEOUT, so failSafe serves; late replies are dropped', async () => {
     server = await startRedis();
     const pid = server.process.child.pid!;
-    const backend = new RedisBackend({ port: server.port, commandTimeout: '10s', distributedLock: true });
+    const backend = new RedisBackend({
+      port: server.port,
+      commandTimeout: '10s',
+      distributedLock: true,
+    });
     closers.push(backend);
     const proxy = new TimeoutProxy({ timeout: '50ms' });
     const region = makeRegion({ name: 'timeout', failSafe: true }).configure(backend, {

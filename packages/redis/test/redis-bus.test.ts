@@ -43,7 +43,10 @@ describe.skipIf(noServers)('RedisBus', () => {
       await standalone.raw().publish(channel, 'not json');
       await b.publish({ origin: 'b', all: true });
       await eventually(() => ra.messages.length === 2 && rb.messages.length === 2, 2000);
-      expect(rb.messages).toEqual([{ origin: 'a', keys: ['k1', 'k2'] }, { origin: 'b', all: true }]);
+      expect(rb.messages).toEqual([
+        { origin: 'a', keys: ['k1', 'k2'] },
+        { origin: 'b', all: true },
+      ]);
       expect(ra.messages).toEqual(rb.messages);
     } finally {
       await stopA();
