@@ -48,6 +48,11 @@ export class TimeoutProxy extends PassThroughProxy {
     this.timeoutMs = durationMs('TimeoutProxy', 'timeout', o.timeout, 1000);
   }
 
+  /** Calls in flight, oldest first (all share one timeout, so this is deadline order too). */
+  readonly #pending = new Set<Pending>();
+  /** The one timer, armed while calls are in flight, for the oldest one's deadline. */
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
   /** `call`'s promise, or a `BackendTimeoutError` once the deadline passes; `onLate` sees a late result. */
   deadline<T>(operation: string, call: () => Promise<T>, onLate?: (value: T) => void): Promise<T> {
     let promise: Promise<T>;
@@ -56,31 +61,53 @@ export class TimeoutProxy extends PassThroughProxy {
     } catch (error) {
       return Promise.reject(error);
     }
-    const ms = this.timeoutMs;
     return new Promise<T>((resolve, reject) => {
-      let done = false;
-      const timer = setTimeout(() => {
-        done = true;
-        reject(new BackendTimeoutError(operation, ms));
-      }, ms);
+      const pending: Pending = {
+        deadline: performance.now() + this.timeoutMs,
+        operation,
+        reject,
+        done: false,
+      };
+      this.#pending.add(pending);
+      if (this.#timer === undefined) this.#arm(this.timeoutMs);
       promise.then(
         (value) => {
-          if (done) {
+          if (pending.done) {
             onLate?.(value);
             return;
           }
-          done = true;
-          clearTimeout(timer);
+          pending.done = true;
+          this.#pending.delete(pending);
           resolve(value);
         },
         (error: unknown) => {
-          if (done) return; // Late failure: nobody is waiting for it any more.
-          done = true;
-          clearTimeout(timer);
+          if (pending.done) return; // Late failure: nobody is waiting for it any more.
+          pending.done = true;
+          this.#pending.delete(pending);
           reject(error);
         },
       );
     });
+  }
+
+  // One timer for every call in flight instead of one per call: a timer costs about as much as
+  // a memory hit, so per-call timers would double the cost of a fast backend.
+  #arm(ms: number): void {
+    this.#timer = setTimeout(() => this.#expire(), Math.max(0, ms));
+  }
+
+  #expire(): void {
+    this.#timer = undefined;
+    const now = performance.now();
+    for (const pending of this.#pending) {
+      if (pending.deadline > now + 0.5) {
+        this.#arm(pending.deadline - now);
+        return;
+      }
+      this.#pending.delete(pending);
+      pending.done = true;
+      pending.reject(new BackendTimeoutError(pending.operation, this.timeoutMs));
+    }
   }
 
   override get(key: string): Promise<CachedValue | NoValue> {
@@ -117,6 +144,15 @@ export class TimeoutProxy extends PassThroughProxy {
     const inner = this.proxied.getMutex(key);
     return inner === null || inner instanceof NullMutex ? inner : new TimedMutex(inner, this);
   }
+}
+
+/** A call in flight under {@link TimeoutProxy}. */
+interface Pending {
+  readonly deadline: number;
+  readonly operation: string;
+  readonly reject: (error: unknown) => void;
+  /** Settled, or timed out. */
+  done: boolean;
 }
 
 /** A mutex whose non-blocking calls get {@link TimeoutProxy}'s deadline. */
