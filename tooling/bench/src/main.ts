@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { type RedisServer, startRedis } from '@dogpile/test-servers';
 import { getMulti } from './cases/get-multi.js';
 import { memoryHit } from './cases/memory-hit.js';
+import { proxiesMemoryHit, proxiesRedisHit } from './cases/proxies-hit.js';
 import { redisHit } from './cases/redis-hit.js';
 import { stampedeInProcess } from './cases/stampede-in-process.js';
 import { stampedeProcesses } from './cases/stampede-processes.js';
@@ -96,6 +97,9 @@ try {
   await section('getMulti, memory', (onProgress) =>
     getMulti({ kind: 'memory' }, { ...settings.getMulti, onProgress }),
   );
+  await section('proxies, memory hit path', (onProgress) =>
+    proxiesMemoryHit({ ...settings.memoryHit, onProgress }),
+  );
 
   try {
     server = await startRedis();
@@ -110,6 +114,9 @@ try {
         redisHit(redis.url, inFlight, { ...settings.redisHit[inFlight === 1 ? 0 : 1], onProgress }),
       );
     }
+    await section('proxies, tiered over redis', (onProgress) =>
+      proxiesRedisHit(redis.url, { ...settings.redisHit[0], onProgress }),
+    );
     await section('getMulti, redis', (onProgress) =>
       getMulti(redis, { ...settings.getMulti, ...settings.getMultiRemote, onProgress }),
     );
