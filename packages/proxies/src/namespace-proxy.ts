@@ -72,8 +72,15 @@ export class NamespaceProxy extends PassThroughProxy {
     return out;
   }
 
-  override async get(key: string): Promise<CachedValue | NoValue> {
-    return this.proxied.get(this.#key(key));
+  // The two reads are the hit path: no async wrapper, a bad key still rejects rather than throws.
+  override get(key: string): Promise<CachedValue | NoValue> {
+    let prefixed: string;
+    try {
+      prefixed = this.#key(key);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.proxied.get(prefixed);
   }
   override async set(key: string, value: CachedValue): Promise<void> {
     return this.proxied.set(this.#key(key), value);
@@ -90,8 +97,14 @@ export class NamespaceProxy extends PassThroughProxy {
   override async deleteMulti(keys: readonly string[]): Promise<void> {
     return this.proxied.deleteMulti(this.#keys(keys));
   }
-  override async getSerialized(key: string): Promise<Uint8Array | NoValue> {
-    return this.proxied.getSerialized(this.#key(key));
+  override getSerialized(key: string): Promise<Uint8Array | NoValue> {
+    let prefixed: string;
+    try {
+      prefixed = this.#key(key);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.proxied.getSerialized(prefixed);
   }
   override async getSerializedMulti(keys: readonly string[]): Promise<Array<Uint8Array | NoValue>> {
     return this.proxied.getSerializedMulti(this.#keys(keys));

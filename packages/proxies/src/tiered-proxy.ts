@@ -197,11 +197,21 @@ export class TieredProxy extends PassThroughProxy {
     this.#l1.set(key, entry);
   }
 
-  /** Reads `key` in the region's native form (bytes over a byte store, else objects). */
-  async #read(key: string): Promise<CachedValue | Uint8Array | NoValue> {
-    validateKey(key);
+  /**
+   * Reads `key` in the region's native form (bytes over a byte store, else objects). An L1 hit
+   * resolves without an async function or an await: it is the path this proxy exists for.
+   */
+  #read(key: string): Promise<CachedValue | Uint8Array | NoValue> {
+    try {
+      validateKey(key);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const hit = this.#fromL1(key);
-    if (hit !== undefined) return hit;
+    return hit === undefined ? this.#readL2(key) : Promise.resolve(hit);
+  }
+
+  async #readL2(key: string): Promise<CachedValue | Uint8Array | NoValue> {
     const epoch = this.#epoch;
     const value = this.#bytes ? await this.proxied.getSerialized(key) : await this.proxied.get(key);
     this.#fill(key, value, epoch);
@@ -289,10 +299,13 @@ export class TieredProxy extends PassThroughProxy {
     }
   }
 
-  override async get(key: string): Promise<CachedValue | NoValue> {
-    const value = await this.#read(key);
-    if (!this.#bytes || value === NO_VALUE) return value as CachedValue | NoValue;
-    return deserializeCachedValue(value as Uint8Array, this.proxied.serializer!);
+  override get(key: string): Promise<CachedValue | NoValue> {
+    if (!this.#bytes) return this.#read(key) as Promise<CachedValue | NoValue>;
+    return this.#read(key).then((value) =>
+      value === NO_VALUE
+        ? NO_VALUE
+        : deserializeCachedValue(value as Uint8Array, this.proxied.serializer!),
+    );
   }
   override async getMulti(keys: readonly string[]): Promise<Array<CachedValue | NoValue>> {
     const values = await this.#readMulti(keys);
