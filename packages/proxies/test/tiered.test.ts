@@ -217,7 +217,7 @@ describe.skipIf(noRedis)('TieredProxy over Redis with RedisBus', () => {
     const cachedAt = performance.now();
     await a.region.set(key, 'v2');
     let seenAt = 0;
-    while (performance.now() - cachedAt < maxAgeMs + 300) {
+    while (performance.now() - cachedAt < maxAgeMs + 2000) {
       const value = await b.region.get(key);
       if (value === 'v2') {
         seenAt = performance.now();
@@ -229,7 +229,8 @@ describe.skipIf(noRedis)('TieredProxy over Redis with RedisBus', () => {
     expect(seenAt).toBeGreaterThan(0);
     const stale = seenAt - cachedAt;
     expect(stale).toBeGreaterThan(maxAgeMs - 50); // it really was served from L1
-    expect(stale).toBeLessThan(maxAgeMs + 100);
+    // Past l1MaxAge by no more than a read of L2 and a loaded machine's scheduling.
+    expect(stale).toBeLessThan(maxAgeMs + 250);
   });
 
   it('a killed subscriber connection: L1 is flushed, and the bus works again after it reconnects', async () => {
