@@ -109,6 +109,9 @@ export class CircuitBreakerProxy extends PassThroughProxy {
   #failures: number[] = [];
   #openedAt = 0;
   #probing = false;
+  /** Which probe is current, and when it started: a probe that hangs past `openFor` is replaced. */
+  #probeId = 0;
+  #probeStartedAt = 0;
 
   constructor(options: CircuitBreakerProxyOptions = {}) {
     super();
@@ -176,17 +179,19 @@ export class CircuitBreakerProxy extends PassThroughProxy {
     call: () => Promise<T>,
     signal?: AbortSignal | undefined,
   ): Promise<T> {
-    let probe = false;
+    let probe = 0;
     if (this.#state !== 'closed') {
-      const waited = performance.now() - this.#openedAt;
-      if (this.#state === 'open' && waited >= this.openForMs && !this.#probing) {
-        this.#change('half-open');
-      }
+      const now = performance.now();
+      const waited = now - this.#openedAt;
+      if (this.#state === 'open' && waited >= this.openForMs) this.#change('half-open');
+      // A probe that has not settled within openFor (a hung call) no longer blocks the next one.
+      if (this.#probing && now - this.#probeStartedAt >= this.openForMs) this.#probing = false;
       if (this.#state !== 'half-open' || this.#probing) {
         return Promise.reject(new CircuitOpenError(operation, this.openForMs - waited));
       }
-      probe = true;
+      probe = ++this.#probeId;
       this.#probing = true;
+      this.#probeStartedAt = now;
     }
     let promise: Promise<T>;
     try {
@@ -194,28 +199,36 @@ export class CircuitBreakerProxy extends PassThroughProxy {
     } catch (error) {
       promise = Promise.reject(error);
     }
+    if (probe === 0 && this.#state === 'closed') {
+      // The closed path: only failures are counted; successes cost nothing.
+      return promise.then(undefined, (error: unknown) => {
+        if (this.#counts(error, signal)) this.#failed(error, false);
+        throw error;
+      });
+    }
+    const current = () => probe !== 0 && probe === this.#probeId && this.#probing;
     return promise.then(
       (value) => {
-        if (probe) {
+        if (current()) {
           this.#probing = false;
           this.#failures = [];
           this.#change('closed');
-        } else if (this.#failures.length > 0 && this.#state === 'closed') {
-          this.#failures = [];
         }
         return value;
       },
       (error: unknown) => {
-        if (probe) this.#probing = false;
-        const aborted = signal?.aborted === true && error === signal.reason;
-        if (aborted || !this.#isFailure(error)) {
-          if (probe) this.#change('closed');
-          throw error;
-        }
-        this.#failed(error, probe);
+        const mine = current();
+        if (mine) this.#probing = false;
+        // A probe that ended in the caller's own error says nothing: the next call probes.
+        if (this.#counts(error, signal)) this.#failed(error, mine);
         throw error;
       },
     );
+  }
+
+  #counts(error: unknown, signal: AbortSignal | undefined): boolean {
+    const aborted = signal?.aborted === true && error === signal.reason;
+    return !aborted && this.#isFailure(error);
   }
 
   #failed(error: unknown, probe: boolean): void {
@@ -225,6 +238,7 @@ export class CircuitBreakerProxy extends PassThroughProxy {
       this.#change('open', error);
       return;
     }
+    // A call let through before the breaker opened, failing late: already counted as open.
     if (this.#state !== 'closed') return;
     const failures = this.#failures;
     failures.push(now);

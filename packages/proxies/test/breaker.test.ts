@@ -1,5 +1,5 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { type CacheBackend, makeRegion, ValidationError } from '@dogpile/core';
+import { type CacheBackend, makeRegion, NO_VALUE, ValidationError } from '@dogpile/core';
 import { MemoryBackend } from '@dogpile/memory';
 import { RedisBackend } from '@dogpile/redis';
 import { type RedisServer, startRedis } from '@dogpile/test-servers';
@@ -46,6 +46,63 @@ describe('CircuitBreakerProxy options', () => {
     // MemoryBackend accepts any key, but a ValidationError from below must not open the breaker.
     const validation = new ValidationError('bad');
     await expect(breaker.guard('get', () => Promise.reject(validation))).rejects.toBe(validation);
+    expect(breaker.state).toBe('closed');
+  });
+});
+
+describe('CircuitBreakerProxy state machine', () => {
+  /** A store whose next calls fail, succeed or hang as the test says. */
+  class Switchable extends MemoryBackend {
+    mode: 'ok' | 'fail' | 'hang' = 'ok';
+    override get(key: string) {
+      if (this.mode === 'fail') return Promise.reject(new Error('store down'));
+      if (this.mode === 'hang') return new Promise<never>(() => {});
+      return super.get(key);
+    }
+  }
+
+  it('counts failures within the window, successes in between or not', async () => {
+    const store = new Switchable();
+    const breaker = new CircuitBreakerProxy({ failureThreshold: 3, failureWindow: '1s' }).wrap(
+      store,
+    );
+    for (let i = 0; i < 2; i++) {
+      store.mode = 'fail';
+      await breaker.get('k').catch(() => {});
+      store.mode = 'ok';
+      await breaker.get('k');
+    }
+    expect(breaker.state).toBe('closed');
+    store.mode = 'fail';
+    await breaker.get('k').catch(() => {});
+    expect(breaker.state).toBe('open');
+  });
+
+  it('failures spread wider than the window do not open it', async () => {
+    const store = new Switchable();
+    store.mode = 'fail';
+    const breaker = new CircuitBreakerProxy({ failureThreshold: 2, failureWindow: '50ms' }).wrap(
+      store,
+    );
+    await breaker.get('k').catch(() => {});
+    await sleep(80);
+    await breaker.get('k').catch(() => {});
+    expect(breaker.state).toBe('closed');
+  });
+
+  it('one probe at a time; a hung probe is replaced after openFor', async () => {
+    const store = new Switchable();
+    store.mode = 'fail';
+    const breaker = new CircuitBreakerProxy({ failureThreshold: 1, openFor: '100ms' }).wrap(store);
+    await breaker.get('k').catch(() => {});
+    expect(breaker.state).toBe('open');
+    await sleep(120);
+    store.mode = 'hang';
+    void breaker.get('k'); // the probe, which never settles
+    await expect(breaker.get('k')).rejects.toBeInstanceOf(CircuitOpenError);
+    await sleep(120);
+    store.mode = 'ok';
+    expect(await breaker.get('k')).toBe(NO_VALUE); // a new probe, which succeeds
     expect(breaker.state).toBe('closed');
   });
 });
