@@ -14,12 +14,13 @@ import {
   validateKey,
   type WaitForReleaseOptions,
 } from '@dogpile/core';
-import { LRUCache } from 'lru-cache';
+import { coarseNow, refreshNow, TICK_MS, useCoarseClock } from './coarse-clock.js';
 import type {
   InvalidationBus,
   InvalidationListener,
   InvalidationMessage,
 } from './invalidation-bus.js';
+import { L1Cache } from './l1-cache.js';
 import { checkOptions, durationMs, integerOption } from './options.js';
 import { PassThroughProxy } from './pass-through-proxy.js';
 
@@ -46,14 +47,8 @@ export interface TieredProxyOptions {
 
 const KNOWN = ['l1MaxEntries', 'l1MaxAge', 'bus'] as const;
 
-/** What L1 holds for a key: the value as the region handles it, and when it stops being served. */
-interface L1Entry {
-  readonly value: CachedValue | Uint8Array;
-  readonly until: number;
-}
-
 /**
- * Two tiers: an in-process L1 (an LRU bounded by `l1MaxEntries`, the `lru-cache` a bounded `MemoryBackend` uses) in front of any L2 (the wrapped
+ * Two tiers: an in-process L1 (a `Map` bounded by `l1MaxEntries`, least recently used out first) in front of any L2 (the wrapped
  * backend). Reads are served from L1 when it has the key, else from L2, filling L1; writes and
  * deletes go to L2, then L1, then the bus, which tells other processes' L1 to drop the key.
  *
@@ -80,7 +75,7 @@ export class TieredProxy extends PassThroughProxy {
   readonly l1MaxEntries: number;
   readonly l1MaxAgeMs: number;
   readonly bus: InvalidationBus | undefined;
-  readonly #l1: LRUCache<string, L1Entry>;
+  readonly #l1: L1Cache<CachedValue | Uint8Array>;
   /** Bumped by every change that may make a read of L2 in flight outdated. */
   #epoch = 0;
   /** Whether L1 may be used: no bus, or a bus that is connected. */
@@ -89,6 +84,10 @@ export class TieredProxy extends PassThroughProxy {
   #unsubscribe: Promise<(() => Promise<void>) | undefined> | undefined;
   #publishFailing = false;
   #closed = false;
+  /** Stops this proxy's use of the coarse clock; undefined while it reads the real one. */
+  #releaseClock: (() => void) | undefined;
+  /** How long after a fill (by the coarse clock) an entry is still served. */
+  #serveForMs: number;
 
   constructor(options: TieredProxyOptions = {}) {
     super();
@@ -105,13 +104,21 @@ export class TieredProxy extends PassThroughProxy {
       );
     }
     this.bus = bus;
-    this.#l1 = new LRUCache<string, L1Entry>({ max: this.l1MaxEntries });
+    this.#l1 = new L1Cache(this.l1MaxEntries);
     this.#l1Usable = bus === undefined;
+    // The coarse clock lags by up to a tick: serve a tick less, so no entry is served past
+    // l1MaxAge. Ages too short for that read the real clock.
+    this.#serveForMs = this.l1MaxAgeMs > 4 * TICK_MS ? this.l1MaxAgeMs - TICK_MS : this.l1MaxAgeMs;
+  }
+
+  #now(): number {
+    return this.#releaseClock === undefined ? performance.now() : coarseNow();
   }
 
   override wrap(backend: CacheBackend): this {
     super.wrap(backend);
     this.#bytes = backend.serializer !== undefined;
+    if (this.l1MaxAgeMs > 4 * TICK_MS) this.#releaseClock = useCoarseClock();
     if (this.bus !== undefined) this.#unsubscribe = this.#subscribe(this.bus);
     return this;
   }
@@ -183,18 +190,15 @@ export class TieredProxy extends PassThroughProxy {
     if (!this.#l1Usable) return undefined;
     const entry = this.#l1.get(key);
     if (entry === undefined) return undefined;
-    if (entry.until > performance.now()) return entry.value;
+    if (entry.until > this.#now()) return entry.value;
     this.#drop(key);
     return undefined;
   }
 
   #fill(key: string, value: CachedValue | Uint8Array | NoValue, epoch: number): void {
     if (value === NO_VALUE || epoch !== this.#epoch || !this.#l1Usable) return;
-    const entry: L1Entry = {
-      value: value as CachedValue | Uint8Array,
-      until: performance.now() + this.l1MaxAgeMs,
-    };
-    this.#l1.set(key, entry);
+    // Fills follow L2 I/O, so the real clock costs nothing there; it also corrects the coarse one.
+    this.#l1.set(key, value as CachedValue | Uint8Array, refreshNow() + this.#serveForMs);
   }
 
   /**
@@ -202,13 +206,16 @@ export class TieredProxy extends PassThroughProxy {
    * resolves without an async function or an await: it is the path this proxy exists for.
    */
   #read(key: string): Promise<CachedValue | Uint8Array | NoValue> {
+    // No key check on a hit: only a checked key can be in L1 (writes check theirs, and fills
+    // follow L2 reads, which check). A miss is checked before L2 is asked.
+    const hit = this.#fromL1(key);
+    if (hit !== undefined) return Promise.resolve(hit);
     try {
       validateKey(key);
     } catch (error) {
       return Promise.reject(error);
     }
-    const hit = this.#fromL1(key);
-    return hit === undefined ? this.#readL2(key) : Promise.resolve(hit);
+    return this.#readL2(key);
   }
 
   async #readL2(key: string): Promise<CachedValue | Uint8Array | NoValue> {
@@ -222,7 +229,7 @@ export class TieredProxy extends PassThroughProxy {
     const out: Array<CachedValue | Uint8Array | NoValue> = new Array(keys.length);
     const missing: number[] = [];
     for (let i = 0; i < keys.length; i++) {
-      const hit = this.#fromL1(validateKey(keys[i]));
+      const hit = this.#fromL1(validateKey(keys[i]!));
       if (hit === undefined) missing.push(i);
       else out[i] = hit;
     }
@@ -367,6 +374,7 @@ export class TieredProxy extends PassThroughProxy {
 
   override async close(): Promise<void> {
     this.#closed = true;
+    this.#releaseClock?.();
     this.#l1Usable = false;
     this.#flush();
     const stop = await this.#unsubscribe;
