@@ -1,11 +1,13 @@
 import {
   type AcquireOptions,
+  type CacheBackend,
   type CachedValue,
   type CacheMutex,
   type NoValue,
   NullMutex,
   type WaitForReleaseOptions,
 } from '@dogpile/core';
+import { coarseNow, TICK_MS, useCoarseClock } from './coarse-clock.js';
 import { BackendTimeoutError } from './errors.js';
 import { checkOptions, durationMs } from './options.js';
 import { PassThroughProxy } from './pass-through-proxy.js';
@@ -50,6 +52,7 @@ export class TimeoutProxy extends PassThroughProxy {
 
   /** Calls in flight, oldest first (all share one timeout, so this is deadline order too). */
   readonly #pending = new Set<Pending>();
+  #releaseClock: (() => void) | undefined;
   /** The one timer, armed while calls are in flight, for the oldest one's deadline. */
   #timer: ReturnType<typeof setTimeout> | undefined;
 
@@ -63,13 +66,18 @@ export class TimeoutProxy extends PassThroughProxy {
     }
     return new Promise<T>((resolve, reject) => {
       const pending: Pending = {
-        deadline: performance.now() + this.timeoutMs,
+        // The coarse clock lags by up to a tick: a call times out between timeoutMs and
+        // timeoutMs + TICK_MS after it started, never before.
+        deadline:
+          (this.#releaseClock === undefined ? performance.now() : coarseNow()) +
+          this.timeoutMs +
+          TICK_MS,
         operation,
         reject,
         done: false,
       };
       this.#pending.add(pending);
-      if (this.#timer === undefined) this.#arm(this.timeoutMs);
+      if (this.#timer === undefined) this.#arm(this.timeoutMs + TICK_MS);
       promise.then(
         (value) => {
           if (pending.done) {
@@ -108,6 +116,17 @@ export class TimeoutProxy extends PassThroughProxy {
       pending.done = true;
       pending.reject(new BackendTimeoutError(pending.operation, this.timeoutMs));
     }
+  }
+
+  override wrap(backend: CacheBackend): this {
+    super.wrap(backend);
+    this.#releaseClock = useCoarseClock();
+    return this;
+  }
+
+  override async close(): Promise<void> {
+    this.#releaseClock?.();
+    return super.close();
   }
 
   override get(key: string): Promise<CachedValue | NoValue> {

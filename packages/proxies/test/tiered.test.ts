@@ -66,6 +66,21 @@ describe('TieredProxy in one process (MemoryBus)', () => {
     expect(await b.region.get('k')).toBe(NO_VALUE);
   });
 
+  it('L1 holds at most l1MaxEntries, and a key read often stays', async () => {
+    const l2 = new MemoryBackend();
+    const { proxy, region } = tieredRegion(l2, { l1MaxEntries: 10 });
+    await region.set('hot', 'h');
+    for (let i = 0; i < 200; i++) {
+      await region.set(`cold${i}`, i);
+      await region.get(`cold${i}`);
+      expect(await region.get('hot')).toBe('h');
+      expect(proxy.l1Size).toBeLessThanOrEqual(10);
+    }
+    // 'hot' was served from L1 throughout: drop it from L2 behind the proxy's back.
+    await l2.delete('hot');
+    expect(await region.get('hot')).toBe('h');
+  });
+
   it('an L1 entry is served for at most l1MaxAge', async () => {
     const l2 = new MemoryBackend();
     const a = tieredRegion(l2, { l1MaxAge: '150ms' }); // no bus
