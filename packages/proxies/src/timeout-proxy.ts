@@ -51,7 +51,7 @@ export class TimeoutProxy extends PassThroughProxy {
   }
 
   /** Calls in flight, oldest first (all share one timeout, so this is deadline order too). */
-  readonly #pending = new Set<Pending>();
+  readonly #pending = new PendingList();
   #releaseClock: (() => void) | undefined;
   /** The one timer, armed while calls are in flight, for the oldest one's deadline. */
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -64,38 +64,17 @@ export class TimeoutProxy extends PassThroughProxy {
     } catch (error) {
       return Promise.reject(error);
     }
-    return new Promise<T>((resolve, reject) => {
-      const pending: Pending = {
-        // The coarse clock lags by up to a tick: a call times out between timeoutMs and
-        // timeoutMs + TICK_MS after it started, never before.
-        deadline:
-          (this.#releaseClock === undefined ? performance.now() : coarseNow()) +
-          this.timeoutMs +
-          TICK_MS,
-        operation,
-        reject,
-        done: false,
-      };
-      this.#pending.add(pending);
-      if (this.#timer === undefined) this.#arm(this.timeoutMs + TICK_MS);
-      promise.then(
-        (value) => {
-          if (pending.done) {
-            onLate?.(value);
-            return;
-          }
-          pending.done = true;
-          this.#pending.delete(pending);
-          resolve(value);
-        },
-        (error: unknown) => {
-          if (pending.done) return; // Late failure: nobody is waiting for it any more.
-          pending.done = true;
-          this.#pending.delete(pending);
-          reject(error);
-        },
-      );
-    });
+    // The coarse clock lags by up to a tick: a call times out between timeoutMs and
+    // timeoutMs + TICK_MS after it started, never before.
+    const deadline =
+      (this.#releaseClock === undefined ? performance.now() : coarseNow()) +
+      this.timeoutMs +
+      TICK_MS;
+    const pending = new Pending<T>(operation, deadline, this.#pending, onLate);
+    this.#pending.push(pending);
+    if (this.#timer === undefined) this.#arm(this.timeoutMs + TICK_MS);
+    promise.then(pending.settle, pending.fail);
+    return pending.promise;
   }
 
   // One timer for every call in flight instead of one per call: a timer costs about as much as
@@ -107,14 +86,12 @@ export class TimeoutProxy extends PassThroughProxy {
   #expire(): void {
     this.#timer = undefined;
     const now = performance.now();
-    for (const pending of this.#pending) {
+    for (let pending = this.#pending.head; pending !== undefined; pending = this.#pending.head) {
       if (pending.deadline > now + 0.5) {
         this.#arm(pending.deadline - now);
         return;
       }
-      this.#pending.delete(pending);
-      pending.done = true;
-      pending.reject(new BackendTimeoutError(pending.operation, this.timeoutMs));
+      pending.timeOut(new BackendTimeoutError(pending.operation, this.timeoutMs));
     }
   }
 
@@ -165,13 +142,78 @@ export class TimeoutProxy extends PassThroughProxy {
   }
 }
 
-/** A call in flight under {@link TimeoutProxy}. */
-interface Pending {
+/** The calls in flight, as a doubly linked list: O(1) to add and remove, no hashing. */
+interface ListNode {
+  prev: ListNode | undefined;
+  next: ListNode | undefined;
   readonly deadline: number;
   readonly operation: string;
-  readonly reject: (error: unknown) => void;
-  /** Settled, or timed out. */
-  done: boolean;
+  timeOut(error: Error): void;
+}
+
+class PendingList {
+  head: ListNode | undefined;
+  tail: ListNode | undefined;
+
+  push(node: ListNode): void {
+    node.prev = this.tail;
+    if (this.tail === undefined) this.head = node;
+    else this.tail.next = node;
+    this.tail = node;
+  }
+
+  remove(node: ListNode): void {
+    if (node.prev === undefined) this.head = node.next;
+    else node.prev.next = node.next;
+    if (node.next === undefined) this.tail = node.prev;
+    else node.next.prev = node.prev;
+    node.prev = node.next = undefined;
+  }
+}
+
+/** A call in flight under {@link TimeoutProxy}: settles once, by its result or by the timeout. */
+class Pending<T> implements ListNode {
+  prev: ListNode | undefined;
+  next: ListNode | undefined;
+  readonly promise: Promise<T>;
+  #resolve!: (value: T) => void;
+  #reject!: (error: unknown) => void;
+  #done = false;
+
+  constructor(
+    readonly operation: string,
+    readonly deadline: number,
+    private readonly list: PendingList,
+    private readonly onLate: ((value: T) => void) | undefined,
+  ) {
+    this.promise = new Promise<T>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+  }
+
+  readonly settle = (value: T): void => {
+    if (this.#done) {
+      this.onLate?.(value);
+      return;
+    }
+    this.#done = true;
+    this.list.remove(this);
+    this.#resolve(value);
+  };
+
+  readonly fail = (error: unknown): void => {
+    if (this.#done) return; // Late failure: nobody is waiting for it any more.
+    this.#done = true;
+    this.list.remove(this);
+    this.#reject(error);
+  };
+
+  timeOut(error: Error): void {
+    this.#done = true;
+    this.list.remove(this);
+    this.#reject(error);
+  }
 }
 
 /** A mutex whose non-blocking calls get {@link TimeoutProxy}'s deadline. */
