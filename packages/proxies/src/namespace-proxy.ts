@@ -33,6 +33,8 @@ export interface ScannableBackend {
 }
 
 const KNOWN = ['namespace'] as const;
+/** How many prefixed keys {@link NamespaceProxy} keeps for reuse. */
+const RECENT_KEYS = 4096;
 
 /**
  * Prefixes every key with a namespace, so several regions (or applications) share one store
@@ -58,8 +60,22 @@ export class NamespaceProxy extends PassThroughProxy {
     this.namespace = namespace;
   }
 
+  /**
+   * Recent keys and their prefixed form: a store hashes a key string once and keeps the hash in
+   * it, so handing it the same prefixed string again makes its lookup cheap, where a new
+   * concatenation would be flattened and hashed on every call. Only checked keys go in; it is
+   * emptied when full.
+   */
+  readonly #recent = new Map<string, string>();
+
   #key(key: string): string {
-    return this.namespace + validateKey(key);
+    let prefixed = this.#recent.get(key);
+    if (prefixed === undefined) {
+      prefixed = this.namespace + validateKey(key);
+      if (this.#recent.size >= RECENT_KEYS) this.#recent.clear();
+      this.#recent.set(key, prefixed);
+    }
+    return prefixed;
   }
 
   #keys(keys: readonly string[]): string[] {
