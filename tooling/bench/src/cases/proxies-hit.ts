@@ -29,7 +29,10 @@ function regionHit(name: string, make: () => CacheBackend, wrap: () => ProxyBack
   return {
     name,
     setup: async () => {
-      region = makeRegion({ name }).configure(make(), { expirationTime: TTL_SECONDS, wrap: wrap() });
+      region = makeRegion({ name }).configure(make(), {
+        expirationTime: TTL_SECONDS,
+        wrap: wrap(),
+      });
       for (const key of keys) await region.getOrCreate(key, seed);
     },
     op: () => region!.getOrCreate(keys[i++ & (HOT_KEYS - 1)]!, neverCalled),
