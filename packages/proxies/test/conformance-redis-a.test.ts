@@ -4,7 +4,8 @@ import { createBackend } from './fixtures/proxy-factory.mjs';
 import { captureErrors, noRedis, redisUrl } from './helpers.js';
 
 // Each proxy alone over a real RedisBackend: a byte store, so the region calls *Serialized, and
-// a distributed mutex that goes through the proxy. (Split in two files so they run in parallel.)
+// a distributed mutex that goes through the proxy. (Split in two files so they run in parallel;
+// each kit file uses its own Redis database: the kit's bare keys, such as '', are not prefixed.)
 describe.skipIf(noRedis)('over RedisBackend', () => {
   // The kit's expired-holder tests release expired locks: the backend reports each as
   // ERR_REDIS_LOCK_LOST. Nothing else of Redis's or ours may be reported.
@@ -22,7 +23,7 @@ describe.skipIf(noRedis)('over RedisBackend', () => {
     runConformance({
       name: `${name} over RedisBackend`,
       createBackend: (hints) => {
-        process.env.DOGPILE_PROXY_REDIS_URL = redisUrl();
+        process.env.DOGPILE_PROXY_REDIS_URL = `${redisUrl()}/1`;
         process.env.DOGPILE_PROXY = name;
         return createBackend(hints);
       },

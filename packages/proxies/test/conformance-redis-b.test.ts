@@ -22,7 +22,7 @@ describe.skipIf(noRedis)('over RedisBackend', () => {
     runConformance({
       name: `${name} over RedisBackend`,
       createBackend: (hints) => {
-        process.env.DOGPILE_PROXY_REDIS_URL = redisUrl();
+        process.env.DOGPILE_PROXY_REDIS_URL = `${redisUrl()}/2`;
         process.env.DOGPILE_PROXY = name;
         return createBackend(hints);
       },

@@ -31,7 +31,7 @@ describe.skipIf(noRedis)('over RedisBackend', () => {
   for (const name of ['tiered', 'chain']) {
     describe(name, () => {
       const use = () => {
-        process.env.DOGPILE_PROXY_REDIS_URL = redisUrl();
+        process.env.DOGPILE_PROXY_REDIS_URL = `${redisUrl()}/3`;
         process.env.DOGPILE_PROXY = name;
       };
       runConformance({
