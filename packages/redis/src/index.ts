@@ -8,6 +8,12 @@ export { hashTag, keySlot } from './cluster-slots.js';
 export { RedisBackendError, type RedisErrorCode } from './errors.js';
 export type { RedisBackendOptions, SentinelAddress } from './options.js';
 export { RedisBackend } from './redis-backend.js';
+export {
+  RedisBus,
+  type RedisBusListener,
+  type RedisBusMessage,
+  type RedisBusOptions,
+} from './redis-bus.js';
 export { RedisLeaseStore } from './redis-lease-store.js';
 
 // Importing the package makes region.configure('redis', { arguments }) work, as in dogpile.cache.

@@ -20,6 +20,7 @@ import { getMulti } from './cases/get-multi.js';
 import { MEMCACHED_HIT_SETTINGS, memcachedHit } from './cases/memcached-hit.js';
 import { MEMCACHED_STAMPEDE_SETTINGS, memcachedStampede } from './cases/memcached-stampede.js';
 import { memoryHit } from './cases/memory-hit.js';
+import { proxiesMemoryHit, proxiesRedisHit } from './cases/proxies-hit.js';
 import { redisHit } from './cases/redis-hit.js';
 import { stampedeInProcess } from './cases/stampede-in-process.js';
 import { stampedeProcesses } from './cases/stampede-processes.js';
@@ -106,6 +107,9 @@ try {
   await section('getMulti, memory', (onProgress) =>
     getMulti({ kind: 'memory' }, { ...settings.getMulti, onProgress }),
   );
+  await section('proxies, memory hit path', (onProgress) =>
+    proxiesMemoryHit({ ...settings.memoryHit, onProgress }),
+  );
 
   try {
     server = await startRedis();
@@ -120,6 +124,9 @@ try {
         redisHit(redis.url, inFlight, { ...settings.redisHit[inFlight === 1 ? 0 : 1], onProgress }),
       );
     }
+    await section('proxies, tiered over redis', (onProgress) =>
+      proxiesRedisHit(redis.url, { ...settings.redisHit[0], onProgress }),
+    );
     await section('getMulti, redis', (onProgress) =>
       getMulti(redis, { ...settings.getMulti, ...settings.getMultiRemote, onProgress }),
     );
