@@ -76,7 +76,10 @@ export function parseCreationTime(value: unknown, what: string): number | null {
 
 /** One run of a creator: its context, its timeout, and what the creator decided. */
 export class Creation<T> implements CreationContext<T> {
-  readonly #controller = new AbortController();
+  /** Made when someone asks for the signal or the creation is aborted: most creators never do. */
+  #controller: AbortController | undefined;
+  /** Rejects the running {@link run} when the creation is aborted. */
+  #reject: ((reason: unknown) => void) | undefined;
   readonly #expiration: number | null;
   /** Seconds the value stays fresh, when the creator set it. */
   freshFor: number | undefined;
@@ -91,6 +94,7 @@ export class Creation<T> implements CreationContext<T> {
   }
 
   get signal(): AbortSignal {
+    this.#controller ??= new AbortController();
     return this.#controller.signal;
   }
 
@@ -115,37 +119,54 @@ export class Creation<T> implements CreationContext<T> {
 
   /** Stops the creation: its signal aborts with `reason`, and {@link run} rejects with it. */
   abort(reason: Error): void {
-    this.#controller.abort(reason);
+    this.#controller ??= new AbortController();
+    if (!this.#controller.signal.aborted) this.#controller.abort(reason);
+    this.#reject?.(reason);
   }
 
   /**
-   * Runs `create`, rejecting with the abort reason as soon as the signal aborts (at
+   * Runs `create`, rejecting with the abort reason as soon as the creation is aborted (at
    * `hardTimeoutMs`, or by {@link abort}); a result that comes after that is dropped.
    */
-  async run(create: () => T | Promise<T>, hardTimeoutMs: number | null): Promise<T> {
-    const signal = this.#controller.signal;
-    const timer =
-      hardTimeoutMs === null
-        ? undefined
-        : setTimeout(
-            () => this.abort(new CreatorTimeoutError(this.key, hardTimeoutMs)),
-            hardTimeoutMs,
-          );
-    let onAbort: (() => void) | undefined;
-    try {
-      const created = Promise.resolve().then(create);
-      const aborted = new Promise<never>((_, reject) => {
-        onAbort = () => reject(signal.reason);
-        if (signal.aborted) onAbort();
-        else signal.addEventListener('abort', onAbort, { once: true });
-      });
-      // Whichever loses is settled later: without a handler, its rejection would be unhandled.
-      created.catch(() => {});
-      aborted.catch(() => {});
-      return await Promise.race([created, aborted]);
-    } finally {
-      if (timer !== undefined) clearTimeout(timer);
-      if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
-    }
+  run(create: () => T | Promise<T>, hardTimeoutMs: number | null): T | Promise<T> {
+    // A creator that answers synchronously cannot be aborted mid-way: no timer, no promise.
+    const created = create();
+    if (!isThenable(created)) return created;
+    return new Promise<T>((resolve, reject) => {
+      const timer =
+        hardTimeoutMs === null
+          ? undefined
+          : setTimeout(
+              () => this.abort(new CreatorTimeoutError(this.key, hardTimeoutMs)),
+              hardTimeoutMs,
+            );
+      const settle = () => {
+        if (timer !== undefined) clearTimeout(timer);
+        this.#reject = undefined;
+      };
+      this.#reject = (reason) => {
+        settle();
+        reject(reason);
+      };
+      // A promise settles once: after an abort, the creator's late result is dropped here.
+      created.then(
+        (value) => {
+          settle();
+          resolve(value);
+        },
+        (error: unknown) => {
+          settle();
+          reject(error);
+        },
+      );
+    });
   }
+}
+
+function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as PromiseLike<T>).then === 'function'
+  );
 }
