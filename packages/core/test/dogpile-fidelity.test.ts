@@ -10,6 +10,7 @@ import {
   NO_VALUE,
   registerBackend,
   ValidationError,
+  validateKey,
 } from '../src/index.js';
 import { BytesMapBackend, ManualClock, MapBackend } from './helpers.js';
 
@@ -151,5 +152,31 @@ describe('0 as an expiration time', () => {
     expect(await region.getOrCreate('k', creator, { expirationTime: 0 })).toBe(1);
     expect(await region.get('k', { expirationTime: '0s' })).toBe(1);
     expect(runs).toBe(1);
+  });
+});
+
+describe('validateKey', () => {
+  it('refuses exactly the strings String.prototype.isWellFormed refuses, short and long', () => {
+    const units = [0x41, 0xe9, 0xd7ff, 0xd800, 0xdbff, 0xdc00, 0xdfff, 0xe000, 0xfffd];
+    let seed = 7;
+    const next = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed;
+    };
+    for (let n = 0; n < 5000; n++) {
+      const length = (next() % 3 === 0 ? 60 : 1) + (next() % 12);
+      const key = String.fromCharCode(
+        ...Array.from({ length }, () => units[next() % units.length]!),
+      );
+      const refused = (() => {
+        try {
+          validateKey(key);
+          return false;
+        } catch {
+          return true;
+        }
+      })();
+      expect(refused, JSON.stringify(key)).toBe(!key.isWellFormed());
+    }
   });
 });
