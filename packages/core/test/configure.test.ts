@@ -141,6 +141,14 @@ describe('backends by name', () => {
 });
 
 describe('configureFromConfig', () => {
+  it('rejects an unknown option of its own', async () => {
+    await expect(
+      makeRegion().configureFromConfig({ 'c.backend': 'null' }, 'c.', {
+        resolvefrom: '/',
+      } as never),
+    ).rejects.toThrow(/no option "resolvefrom"\. Known options: resolveFrom/);
+  });
+
   it('reads backend, expiration and arguments under the prefix (dogpile test_instance_from_dict)', async () => {
     const region = await makeRegion().configureFromConfig(
       {

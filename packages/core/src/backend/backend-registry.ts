@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PluginNotFoundError, ValidationError } from '../errors.js';
+import { rejectUnknownOptions } from '../known-options.js';
 import type { CacheBackend } from './backend.js';
 import { NullBackend } from './null-backend.js';
 
@@ -113,6 +114,7 @@ export async function loadBackendFactory(
   name: string,
   options: BackendResolveOptions = {},
 ): Promise<BackendFactory> {
+  rejectUnknownOptions(options, ['resolveFrom'], 'configureFromConfig() options');
   const key = normalize(name);
   const pkg = KNOWN_BACKEND_PACKAGES[key];
   if (!factories.has(key) && pkg) await importBackendPackage(name, pkg, options);
