@@ -143,7 +143,7 @@ describe('backends by name', () => {
 describe('configureFromConfig', () => {
   it('rejects an unknown option of its own', async () => {
     await expect(
-      makeRegion().configureFromConfig({ 'c.backend': 'null' }, 'c.', {
+      makeRegion().configureFromConfig({ 'c.backend': 'none-such' }, 'c.', {
         resolvefrom: '/',
       } as never),
     ).rejects.toThrow(/no option "resolvefrom"\. Known options: resolveFrom/);
