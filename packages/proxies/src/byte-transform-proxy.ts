@@ -51,11 +51,21 @@ export abstract class ByteTransformProxy extends PassThroughProxy {
   /** The name failures are reported under (`'decompress'`, `'decrypt'`). */
   protected abstract readonly operation: string;
 
+  /**
+   * Unreadable values were met and no readable one since: further ones are not reported again
+   * (a dropped key, or a foreign writer, would otherwise report every value it touched).
+   */
+  #unreadable = false;
+
   #read(key: string, stored: unknown): Uint8Array | CachedValue | NoValue {
     if (stored === NO_VALUE || stored === undefined || stored === null) return NO_VALUE;
     try {
-      return this.decode(key, stored);
+      const read = this.decode(key, stored);
+      if (read !== NO_VALUE) this.#unreadable = false;
+      return read;
     } catch (error) {
+      if (this.#unreadable) return NO_VALUE;
+      this.#unreadable = true;
       const reported =
         error instanceof UnreadableValueError
           ? error
