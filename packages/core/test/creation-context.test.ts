@@ -198,3 +198,91 @@ describe('cacheErrorsFor', () => {
     await sleep(1);
   });
 });
+
+describe('softTimeout', () => {
+  function staleRegion(
+    options: { softTimeout?: number | string | null } = { softTimeout: '50ms' },
+  ) {
+    const clock = new ManualClock();
+    const backend = new MapBackend();
+    const region = makeRegion({ clock, ...(options as object) }).configure(backend, {
+      expirationTime: 10,
+    });
+    return { clock, backend, region };
+  }
+
+  it('gives the stale value once the regeneration has run that long; it finishes in the background', async () => {
+    const { clock, region } = staleRegion();
+    await region.getOrCreate('k', () => 'old');
+    clock.advance(11_000);
+    const slow = deferred<string>();
+    let runs = 0;
+    const creator = () => {
+      runs++;
+      return slow.promise;
+    };
+    const started = performance.now();
+    expect(await region.getOrCreate('k', creator)).toBe('old');
+    expect(performance.now() - started).toBeGreaterThanOrEqual(40);
+    // Still one creation: the others get the stale value, the lock is held by the background.
+    expect(await region.getOrCreate('k', creator)).toBe('old');
+    expect(await region.keyIsLocked('k')).toBe(true);
+    slow.resolve('new');
+    await sleep(20);
+    expect(await region.get('k')).toBe('new');
+    expect(runs).toBe(1);
+    expect(region.lockedKeyCount).toBe(0);
+    expect(region.backgroundRefreshCount).toBe(0);
+  });
+
+  it('a regeneration that finishes sooner is returned as usual', async () => {
+    const { clock, region } = staleRegion({ softTimeout: '2s' });
+    await region.getOrCreate('k', () => 'old');
+    clock.advance(11_000);
+    expect(
+      await region.getOrCreate('k', async () => {
+        await sleep(5);
+        return 'new';
+      }),
+    ).toBe('new');
+  });
+
+  it('a failure within the window reaches the caller; one after it is reported, the caller had the stale value', async () => {
+    const { clock, region } = staleRegion();
+    await region.getOrCreate('k', () => 'old');
+    clock.advance(11_000);
+    await expect(
+      region.getOrCreate('k', () => Promise.reject(new Error('quick failure'))),
+    ).rejects.toThrow('quick failure');
+    const late = deferred<string>();
+    expect(await region.getOrCreate('k', () => late.promise)).toBe('old');
+    late.reject(new Error('late failure'));
+    await sleep(20);
+    expect(region.lockedKeyCount).toBe(0);
+    expect(await region.get('k', { ignoreExpiration: true })).toBe('old');
+  });
+
+  it('without a value callers wait for the creator, whatever softTimeout says', async () => {
+    const { region } = staleRegion();
+    const started = performance.now();
+    expect(
+      await region.getOrCreate('k', async () => {
+        await sleep(120);
+        return 'made';
+      }),
+    ).toBe('made');
+    expect(performance.now() - started).toBeGreaterThanOrEqual(100);
+  });
+
+  it('is off by default: the caller waits for the regeneration', async () => {
+    const { clock, region } = staleRegion({});
+    await region.getOrCreate('k', () => 'old');
+    clock.advance(11_000);
+    expect(
+      await region.getOrCreate('k', async () => {
+        await sleep(80);
+        return 'new';
+      }),
+    ).toBe('new');
+  });
+});

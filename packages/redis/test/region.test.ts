@@ -25,6 +25,34 @@ describe.skipIf(noServers).each(targets)('regions on RedisBackend ($name)', (tar
     expect(new Set(values)).toEqual(new Set(['made 1']));
   });
 
+  it('softTimeout: the regeneration left to the background keeps the lock; the other region serves the stale value, one creation in all', async () => {
+    const region = () =>
+      makeRegion({ softTimeout: '50ms' }).configure(
+        makeBackend(target, { distributedLock: true }),
+        { expirationTime: 0.2 },
+      );
+    const [a, b] = [region(), region()];
+    const key = `${p}soft`;
+    await a.getOrCreate(key, () => 'old');
+    await sleep(250);
+    let runs = 0;
+    let finish!: (value: string) => void;
+    const slow = () => {
+      runs++;
+      return new Promise<string>((resolve) => {
+        finish = resolve;
+      });
+    };
+    expect(await a.getOrCreate(key, slow)).toBe('old');
+    expect(await b.keyIsLocked(key)).toBe(true);
+    expect(await b.getOrCreate(key, slow)).toBe('old');
+    finish('new');
+    await sleep(100);
+    expect(await b.getOrCreate(key, slow)).toBe('new');
+    expect(runs).toBe(1);
+    await Promise.all([a.close(), b.close()]);
+  });
+
   it('serves the stale value at once while another region regenerates it', async () => {
     const a = makeRegion().configure(makeBackend(target, { distributedLock: true }), {
       expirationTime: 0.2,

@@ -49,6 +49,18 @@ export interface CreationOptions {
    */
   hardTimeout?: Duration | null;
   /**
+   * When a stale value exists and its regeneration has run this long (seconds or a duration
+   * string), the caller gets the stale value and the regeneration carries on in the background,
+   * still holding the lock, so it stays one creation (across processes with a distributed
+   * mutex); it stores its value when done. A regeneration that finishes sooner is returned as
+   * usual. No effect when there is no value (callers must wait) or with `backgroundRefresh`
+   * (nobody waits). `null` or `-1`: off. Default: `null`.
+   *
+   * @example
+   * makeRegion({ softTimeout: '200ms', hardTimeout: '10s' });
+   */
+  softTimeout?: Duration | null;
+  /**
    * When a creator throws, remember its error for this long (seconds or a duration string) and
    * give it to the callers of that key, as a `CachedCreatorError` with the original as `cause`,
    * instead of running the creator again: a failing dependency is not hammered by every caller.

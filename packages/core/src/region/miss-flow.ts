@@ -97,6 +97,8 @@ export class MissFlow<T> {
   /** The lock wait timeout and the caller's signal, as one signal for every wait. */
   readonly #wait: LockWait | undefined;
   #creatorFailure: { error: unknown } | undefined;
+  /** softTimeout: the background regeneration this caller handed the key to. */
+  #soft: Promise<CachedValue> | undefined;
   /** The creator called `skip()`: its value is returned, not stored. */
   #skipped = false;
   /** A call that read nothing publishes `miss` or `coalesced` once it knows which it is. */
@@ -173,9 +175,12 @@ export class MissFlow<T> {
       const mutex = this.#mutex(remote);
       let handedOver = false;
       try {
-        return await this.#lock(mutex, () => {
+        const served = await this.#lock(mutex, () => {
           handedOver = true;
         }).run();
+        // softTimeout: the regeneration went on in the background; wait for it so long only.
+        const soft = this.#soft;
+        return soft === undefined ? served : await this.#withinSoftTimeout(soft, served);
       } catch (error) {
         // Another process released without a value (its creator failed): try again.
         if (mutex instanceof WaitForValue && mutex.released && error instanceof LockTimeoutError) {
@@ -199,7 +204,11 @@ export class MissFlow<T> {
       () => this.#lockRead(),
       // An early refresh (XFetch) decided the fresh value is due: any age is past it.
       early ? Number.NEGATIVE_INFINITY : settings.expiration,
-      settings.backgroundRefresh ? (held) => this.#inBackground(held, onHandOver) : null,
+      settings.backgroundRefresh
+        ? (held) => this.#inBackground(held, onHandOver)
+        : settings.softTimeoutMs !== null && !early
+          ? (held) => this.#softHandOver(held, onHandOver)
+          : null,
       {
         now: () => freshness.now(),
         key,
@@ -399,19 +408,9 @@ export class MissFlow<T> {
   #inBackground(remote: CacheMutex, onHandOver: () => void): void {
     onHandOver();
     const ctx = this.#ctx;
-    const { key, mangled } = this.#call;
+    const { key } = this.#call;
     const store = ctx.store;
-    const held: CacheMutex = {
-      acquire: () => remote.acquire(),
-      release: async () => {
-        try {
-          await remote.release();
-        } finally {
-          ctx.locks.release(mangled, ctx.handoffs.settle(mangled, undefined));
-        }
-      },
-      locked: async () => ctx.locks.isLocked(mangled) || remote.locked(),
-    };
+    const held = this.#held(remote);
     const runner = ctx.asyncCreationRunner;
     if (runner !== undefined) {
       const regenerate = async () => (await this.#make(true)).payload;
@@ -440,6 +439,70 @@ export class MissFlow<T> {
    * throws or (onLockTimeout: 'create') creates without the lock; a creator that threw may leave
    * the stale value to serve (staleIfError).
    */
+  /** Both locks of the key, held by a background regeneration that releases them when done. */
+  #held(remote: CacheMutex): CacheMutex {
+    const ctx = this.#ctx;
+    const { mangled } = this.#call;
+    return {
+      acquire: () => remote.acquire(),
+      release: async () => {
+        try {
+          await remote.release();
+        } finally {
+          ctx.locks.release(mangled, ctx.handoffs.settle(mangled, undefined));
+        }
+      },
+      locked: async () => ctx.locks.isLocked(mangled) || remote.locked(),
+    };
+  }
+
+  /**
+   * softTimeout: the regeneration of a stale value runs in the background, holding both locks,
+   * and {@link #withinSoftTimeout} gives the caller its value if it comes in time.
+   */
+  #softHandOver(remote: CacheMutex, onHandOver: () => void): void {
+    onHandOver();
+    const ctx = this.#ctx;
+    const store = ctx.store;
+    let resolve!: (value: CachedValue) => void;
+    let reject!: (error: unknown) => void;
+    this.#soft = new Promise<CachedValue>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    // A caller that stopped waiting never looks at it; the background runner reports failures.
+    this.#soft.catch(() => {});
+    ctx.background(
+      async () => {
+        try {
+          if (!ctx.isCurrent(store)) throw new RegionClosedError(ctx.name);
+          const value = await this.#make(true);
+          if (this.#shouldCache(value)) await this.#store(value);
+          resolve(value);
+        } catch (error) {
+          reject(error);
+          throw error;
+        }
+      },
+      this.#held(remote),
+      this.#call.key,
+    );
+  }
+
+  /** The regeneration's value if it comes within softTimeout of the hand-over, else `stale`. */
+  async #withinSoftTimeout(soft: Promise<CachedValue>, stale: T): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<undefined>((resolve) => {
+      timer = setTimeout(resolve, this.#settings.softTimeoutMs!, undefined);
+    });
+    try {
+      const value = await Promise.race([soft, timeout]);
+      return value === undefined ? stale : (value.payload as T);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   async #recover(error: unknown): Promise<T> {
     let failure = error;
     if (this.#isLockTimeout(failure)) {

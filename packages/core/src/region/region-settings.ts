@@ -44,6 +44,8 @@ export interface CallSettings {
   readonly creatorArgs: readonly unknown[];
   /** `hardTimeout` in milliseconds; `null`: none. */
   readonly hardTimeoutMs: number | null;
+  /** `softTimeout` in milliseconds; `null`: off. */
+  readonly softTimeoutMs: number | null;
   /** `cacheErrorsFor` in milliseconds; `null`: off. */
   readonly cacheErrorsForMs: number | null;
 }
@@ -75,6 +77,7 @@ const REGION_OPTIONS = [
   'backgroundRefresh',
   'earlyRefresh',
   'hardTimeout',
+  'softTimeout',
   'cacheErrorsFor',
 ];
 const CALL_OPTIONS = [
@@ -89,6 +92,7 @@ const CALL_OPTIONS = [
   'backgroundRefresh',
   'earlyRefresh',
   'hardTimeout',
+  'softTimeout',
   'cacheErrorsFor',
 ];
 const MULTI_OPTIONS = [
@@ -233,6 +237,7 @@ export function resolveRegionSettings(options: RegionOptions): RegionSettings {
       shouldCacheFn: undefined,
       creatorArgs: [],
       hardTimeoutMs: parseCreationTime(options.hardTimeout, 'hardTimeout'),
+      softTimeoutMs: parseCreationTime(options.softTimeout, 'softTimeout'),
       cacheErrorsForMs: parseCreationTime(options.cacheErrorsFor, 'cacheErrorsFor'),
     }),
   };
@@ -289,6 +294,10 @@ export function resolveCallSettings(
       o.hardTimeout === undefined
         ? defaults.hardTimeoutMs
         : parseCreationTime(o.hardTimeout, 'hardTimeout'),
+    softTimeoutMs:
+      o.softTimeout === undefined
+        ? defaults.softTimeoutMs
+        : parseCreationTime(o.softTimeout, 'softTimeout'),
     cacheErrorsForMs:
       o.cacheErrorsFor === undefined
         ? defaults.cacheErrorsForMs
