@@ -52,6 +52,28 @@ describe("the creator's context", () => {
     expect(await region.get('other')).toBe('full');
   });
 
+  it('a value with a shorter life created after an invalidate() is not retired by it', async () => {
+    const clock = new ManualClock();
+    const region = makeRegion({ clock }).configure(new MapBackend(), { expirationTime: 600 });
+    await region.invalidate();
+    clock.advance(1_000);
+    let runs = 0;
+    const partial = (ctx: CreationContext) => {
+      runs++;
+      ctx.setExpirationTime('30s');
+      return 'partial';
+    };
+    await region.getOrCreate('k', partial);
+    clock.advance(10_000);
+    expect(await region.getOrCreate('k', partial)).toBe('partial');
+    expect(await region.get('k')).toBe('partial');
+    expect(runs).toBe(1);
+    // Its life is in its metadata; the creation time is the true one.
+    const stored = await region.getValueMetadata('k');
+    expect(stored?.metadata.et).toBe(30);
+    expect(stored?.age).toBeCloseTo(10, 3);
+  });
+
   it('setExpirationTime can only shorten, and needs an expiration time', async () => {
     const region = makeRegion().configure(new MapBackend(), { expirationTime: 60 });
     await expect(

@@ -19,6 +19,11 @@ export interface CacheMetadata {
    * reads it; optional, so values without it (older ones, Python's) read as before.
    */
   cd?: number;
+  /**
+   * How long this value stays fresh, in seconds, when its creator set a shorter life than the
+   * region's (`setExpirationTime`). Optional; Python dogpile.cache ignores it.
+   */
+  et?: number;
   [extra: string]: unknown;
 }
 

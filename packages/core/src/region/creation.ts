@@ -29,8 +29,9 @@ export interface CreationContext<T = unknown> {
   readonly staleValue: T | NoValue;
   /**
    * Keeps this value fresh for `duration` (seconds or a duration string) instead of the call's
-   * expiration time; at most that time, and only when the call has one. Stored by writing the
-   * value's creation time earlier, so Python dogpile.cache and every process see the same expiry.
+   * expiration time; at most that time, and only when the call has one. Stored in the value's
+   * metadata (`et`), so every process sees the same expiry (Python dogpile.cache ignores it and
+   * applies its own expiration time).
    */
   setExpirationTime(duration: Duration): void;
   /** Returns the value to the callers without caching it (as `shouldCacheFn` returning false). */

@@ -4,6 +4,7 @@ import { ValidationError } from '../errors.js';
 import type { RegionInvalidationStrategy } from '../invalidation/invalidation.js';
 import type { AcquireOptions, CacheMutex, WaitForReleaseOptions } from '../lock/mutex.js';
 import { NO_VALUE, type NoValue } from '../no-value.js';
+import { lifeOf } from './freshness.js';
 
 /**
  * Serving despite failures. Region options (`makeRegion`), each overridable per `getOrCreate` /
@@ -137,5 +138,8 @@ export function servableOnError(
   const ct = (value as CachedValue).metadata.ct;
   if ((value as CachedValue).metadata.v !== VALUE_VERSION || invalidator.isHardInvalidated(ct))
     return false;
-  return expiration === null || now - ct <= expiration + staleIfError;
+  return (
+    expiration === null ||
+    now - ct <= lifeOf((value as CachedValue).metadata, expiration) + staleIfError
+  );
 }

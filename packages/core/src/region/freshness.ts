@@ -37,7 +37,8 @@ export class Freshness {
     if (metadata == null || metadata.v !== VALUE_VERSION) return false;
     const ct = metadata.ct;
     return (
-      (expiration === null || this.now() - ct <= expiration) && !this.invalidator.isInvalidated(ct)
+      (expiration === null || this.now() - ct <= lifeOf(metadata, expiration)) &&
+      !this.invalidator.isInvalidated(ct)
     );
   }
 
@@ -59,7 +60,10 @@ export class Freshness {
    */
   createdTime(value: CachedValue, expiration: number | null): number {
     const ct = value.metadata.ct;
-    if (!this.invalidator.isSoftInvalidated(ct)) return ct;
+    if (!this.invalidator.isSoftInvalidated(ct)) {
+      // A value its creator gave a shorter life looks as old to the Lock as that makes it.
+      return expiration === null ? ct : ct - (expiration - lifeOf(value.metadata, expiration));
+    }
     if (expiration === null) softInvalidationNeedsExpiration();
     return this.now() - expiration - 0.0001;
   }
@@ -76,4 +80,13 @@ function softInvalidationNeedsExpiration(): never {
   throw new ValidationError(
     'Soft invalidation needs an expiration time: configure expirationTime, pass one to this call, or use invalidate({ hard: true }).',
   );
+}
+
+/**
+ * How long a value stays fresh under a read's `expiration`: its own shorter life when its creator
+ * set one (`et`, seconds, from `setExpirationTime`), else `expiration`.
+ */
+export function lifeOf(metadata: CacheMetadata, expiration: number): number {
+  const own = metadata.et;
+  return typeof own === 'number' && own < expiration ? own : expiration;
 }

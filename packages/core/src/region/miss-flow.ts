@@ -346,10 +346,9 @@ export class MissFlow<T> {
     ctx.errors.forget(mangled);
     const value = new CachedValue(created.payload, freshness.metadata());
     if (settings.measure) value.metadata.cd = created.seconds;
-    // A shorter life is written as an earlier creation time: every reader, Python's too, agrees.
-    if (creation.freshFor !== undefined && settings.expiration !== null) {
-      value.metadata.ct -= settings.expiration - creation.freshFor;
-    }
+    // Its own shorter life travels with it (`et`, ignored by Python dogpile.cache): the creation
+    // time stays true, so an invalidation before it never retires it.
+    if (creation.freshFor !== undefined) value.metadata.et = creation.freshFor;
     this.#skipped = creation.skipped;
     freshness.checkSoftInvalidation(settings.expiration);
     return value;
