@@ -48,8 +48,10 @@ async function testMulti(p: MultiParams) {
   }
   if (cacheExpireTime !== undefined) effectiveExpiretime = Math.min(cacheExpireTime, p.expiretime);
   const iteration = await iterationCost(p.usageTime, p.delayTime);
-  // dogpile: (expiretime + creation + usage + delay) * 1.1; a timer may fire a few ms late.
-  const maxStale = (effectiveExpiretime + p.creationTime + iteration) * 1.1 + 0.005;
+  // dogpile: (expiretime + creation + usage + delay) * 1.1; a timer may fire late, by tens of ms
+  // on a 2-core CI machine running every suite at once. A Lock that served values past their
+  // expiry would still exceed this by far more.
+  const maxStale = (effectiveExpiretime + p.creationTime + iteration) * 1.1 + 0.05;
 
   const resource: number[] = [];
   let creating = false;
@@ -141,7 +143,8 @@ async function testMulti(p: MultiParams) {
   // dogpile's threads take turns at creating; async workers are scheduled in a fixed order, so
   // one worker may do most creations and spend that time itself.
   expectedRunTime += Math.max(...creationsBy) * p.creationTime;
-  expectedRunTime *= 1.1;
+  // dogpile's 10 %, and as much again for a loaded machine's late timers.
+  expectedRunTime *= 1.2;
 
   expect(failures).toEqual([]);
   expect(overlaps).toBe(0);
