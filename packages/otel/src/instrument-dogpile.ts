@@ -10,7 +10,7 @@ import {
   type RegenerationStartEvent,
   type StaleServedEvent,
 } from '@dogpile/core';
-import { type Attributes, metrics, trace } from '@opentelemetry/api';
+import { type Attributes, diag, metrics, trace } from '@opentelemetry/api';
 import { createMetrics } from './dogpile-metrics.js';
 import { errorCode } from './error-code.js';
 import { attributeNames, circuitChannelName, instrumentationScope } from './names.js';
@@ -120,13 +120,32 @@ export function instrumentDogpile(options?: InstrumentDogpileOptions): DogpileIn
     },
   };
 
-  for (const [name, handler] of Object.entries(handlers)) subscribe(name, handler);
+  // A subscriber that throws would become an uncaught exception in the application (that is what
+  // diagnostics_channel does with it): a failure to record is logged through OpenTelemetry's own
+  // diagnostics, once, and the event dropped.
+  let warned = false;
+  const subscribed = Object.entries(handlers).map(([name, handler]) => {
+    const guarded = (message: unknown): void => {
+      try {
+        handler(message);
+      } catch (error) {
+        if (warned) return;
+        warned = true;
+        diag.error(
+          `@dogpile/otel could not record a ${name} event; later failures are not logged.`,
+          error,
+        );
+      }
+    };
+    subscribe(name, guarded);
+    return [name, guarded] as const;
+  });
   let stopped = false;
   return {
     stop() {
       if (stopped) return;
       stopped = true;
-      for (const [name, handler] of Object.entries(handlers)) unsubscribe(name, handler);
+      for (const [name, handler] of subscribed) unsubscribe(name, handler);
       spans?.endAll();
       counted = new WeakSet();
     },

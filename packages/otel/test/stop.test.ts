@@ -1,8 +1,10 @@
 import { hasSubscribers } from 'node:diagnostics_channel';
 import { channelNames, makeRegion, reportError } from '@dogpile/core';
 import { MemoryBackend } from '@dogpile/memory';
+import { DiagLogLevel, diag } from '@opentelemetry/api';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { describe, expect, it } from 'vitest';
-import { circuitChannelName, metricNames } from '../src/index.js';
+import { circuitChannelName, instrumentDogpile, metricNames } from '../src/index.js';
 import { deferred, harness, settle } from './otel-harness.js';
 
 const allChannels = [...Object.values(channelNames), circuitChannelName];
@@ -54,5 +56,53 @@ describe('stop()', () => {
     // With b still subscribed, absorbed errors still reach it (and not a process warning).
     reportError({ operation: 'deserialize', error: new Error('x') });
     expect(await b.total(metricNames.errors)).toBe(1);
+  });
+});
+
+describe('a provider that throws', () => {
+  it('never breaks the region or crashes the process: logged once through diag', async () => {
+    const logged: unknown[][] = [];
+    diag.setLogger(
+      {
+        error: (...args: unknown[]) => logged.push(args),
+        warn: () => {},
+        info: () => {},
+        debug: () => {},
+        verbose: () => {},
+      },
+      DiagLogLevel.ERROR,
+    );
+    const broken = new Error('exporter exploded');
+    const meter = new MeterProvider().getMeter('x');
+    const meterProvider = {
+      getMeter: () => ({
+        ...meter,
+        createHistogram: meter.createHistogram.bind(meter),
+        createUpDownCounter: meter.createUpDownCounter.bind(meter),
+        createCounter: () => ({
+          add: () => {
+            throw broken;
+          },
+        }),
+      }),
+    } as unknown as MeterProvider;
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown) => uncaught.push(error);
+    process.on('uncaughtException', onUncaught);
+    const otel = instrumentDogpile({ meterProvider, spans: false });
+    try {
+      const region = makeRegion({ name: 'r' }).configure(new MemoryBackend());
+      expect(await region.getOrCreate('k', () => 'v')).toBe('v');
+      expect(await region.getOrCreate('k', () => 'never')).toBe('v');
+      expect(await region.getOrCreate('k', () => 'never')).toBe('v');
+      await settle();
+      expect(uncaught).toEqual([]);
+      expect(logged).toHaveLength(1);
+      expect(logged[0]?.[1]).toBe(broken);
+    } finally {
+      otel.stop();
+      process.off('uncaughtException', onUncaught);
+      diag.disable();
+    }
   });
 });
