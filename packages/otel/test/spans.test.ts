@@ -87,3 +87,21 @@ describe('the dogpile.regenerate span', () => {
     expect(await h.total(metricNames.regenerationDuration)).toBe(1);
   });
 });
+
+describe('getOrCreateMulti', () => {
+  it('one span, one miss and one regeneration per key the batch creates', async () => {
+    const h = harness();
+    const { region } = setup();
+    await region.getOrCreateMulti(['a', 'b', 'c'], (...keys) => keys.map((k) => `v${k}`));
+    await region.getOrCreateMulti(['a', 'b', 'd'], (...keys) => keys.map((k) => `v${k}`));
+    expect(
+      h
+        .spans()
+        .map((s) => s.attributes[attributeNames.key])
+        .sort(),
+    ).toEqual(['a', 'b', 'c', 'd']);
+    expect(await h.total(metricNames.misses)).toBe(4);
+    expect(await h.total(metricNames.hits)).toBe(2);
+    expect(await h.total(metricNames.regenerationDuration)).toBe(4);
+  });
+});
