@@ -91,6 +91,11 @@ export interface LockWaitEvent {
   key: string;
   /** How long this wait lasted, in milliseconds, by the region's clock. */
   durationMs: number;
+  /**
+   * `true`: a wait on the backend's distributed mutex (for another process, or a blocking
+   * acquire); `false`: for another caller of this process.
+   */
+  remote: boolean;
 }
 
 /** The payload published on `dogpile:error`. */
@@ -143,9 +148,14 @@ export function publishStaleServed(region: string, key: string, handedOver: bool
   }
 }
 
-export function publishLockWait(region: string, key: string, durationMs: number): void {
+export function publishLockWait(
+  region: string,
+  key: string,
+  durationMs: number,
+  remote: boolean,
+): void {
   if (lockWaitChannel.hasSubscribers) {
-    lockWaitChannel.publish({ region, key, durationMs } satisfies LockWaitEvent);
+    lockWaitChannel.publish({ region, key, durationMs, remote } satisfies LockWaitEvent);
   }
 }
 

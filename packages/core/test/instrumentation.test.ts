@@ -254,7 +254,7 @@ describe('getOrCreate publishes', () => {
     gate.resolve('v');
     expect(await Promise.all([creating, waiting])).toEqual(['v', 'v']);
     expect(events.filter(([name]) => name === 'lockWait')).toEqual([
-      ['lockWait', { region: 'r', key: 'k', durationMs: 250 }],
+      ['lockWait', { region: 'r', key: 'k', durationMs: 250, remote: false }],
     ]);
   });
 
@@ -273,8 +273,8 @@ describe('getOrCreate publishes', () => {
     gate.resolve('v');
     expect(await Promise.all([creating, waiting])).toEqual(['v', 'v']);
     expect(events.filter(([name]) => name === 'lockWait')).toEqual([
-      ['lockWait', { region: 'a', key: 'k', durationMs: 0 }],
-      ['lockWait', { region: 'b', key: 'k', durationMs: 300 }],
+      ['lockWait', { region: 'a', key: 'k', durationMs: 0, remote: true }],
+      ['lockWait', { region: 'b', key: 'k', durationMs: 300, remote: true }],
     ]);
   });
 });
@@ -295,7 +295,7 @@ describe('lock waits across processes, with a mutex that can wait for a release'
     gate.resolve('v');
     expect(await Promise.all([creating, waiting])).toEqual(['v', 'v']);
     expect(events.filter(([name]) => name === 'lockWait')).toEqual([
-      ['lockWait', { region: 'b', key: 'k', durationMs: 120 }],
+      ['lockWait', { region: 'b', key: 'k', durationMs: 120, remote: true }],
     ]);
   });
 });

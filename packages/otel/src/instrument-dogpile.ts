@@ -102,7 +102,10 @@ export function instrumentDogpile(options?: InstrumentDogpileOptions): DogpileIn
     },
     [channelNames.lockWait]: (message) => {
       const event = message as LockWaitEvent;
-      m.lockWaitDuration.record(Math.max(0, event.durationMs), region(event));
+      m.lockWaitDuration.record(Math.max(0, event.durationMs), {
+        ...region(event),
+        [attributeNames.remote]: event.remote === true,
+      });
     },
     [channelNames.error]: (message) => {
       const event = message as ErrorEvent;

@@ -33,6 +33,11 @@ export const attributeNames = {
   background: 'dogpile.background',
   /** On `dogpile.regeneration.duration`: the creator returned (`true`) or threw (`false`). */
   ok: 'dogpile.ok',
+  /**
+   * On `dogpile.lock_wait.duration`: a wait on the backend's distributed mutex (`true`: another
+   * process, or a blocking acquire) or for another caller of this process (`false`).
+   */
+  remote: 'dogpile.lock.remote',
   /** On `dogpile.circuit.transitions`: the breaker's name and the states it went between. */
   circuitName: 'dogpile.circuit.name',
   circuitFrom: 'dogpile.circuit.from',

@@ -161,7 +161,7 @@ export class MissFlow<T> {
         const started = lockWaitChannel.hasSubscribers ? this.#ctx.clock.now() : -1;
         const payload = await locks.waitForRelease(mangled, this.#wait?.signal);
         if (started >= 0)
-          publishLockWait(this.#ctx.name, this.#call.key, this.#ctx.clock.now() - started);
+          publishLockWait(this.#ctx.name, this.#call.key, this.#ctx.clock.now() - started, false);
         const handed = handoffs.take(payload, since);
         this.#see((handed === undefined ? undefined : await handed) ?? (await this.#read()));
         if (freshness.usable(this.#value, this.#settings.expiration)) {
@@ -226,7 +226,7 @@ export class MissFlow<T> {
     const { name, clock, store } = this.#ctx;
     const { key } = this.#call;
     let mutex = lockWaitChannel.hasSubscribers
-      ? timeWaits(remote, clock, (ms) => publishLockWait(name, key, ms))
+      ? timeWaits(remote, clock, (ms) => publishLockWait(name, key, ms, true))
       : remote;
     if (this.#settings.failSafe) {
       mutex = new FailSafeMutex(mutex, (operation, error) => {

@@ -194,7 +194,7 @@ export class MultiFlow<T> {
     return timeWaits(
       mutex,
       ctx.clock,
-      (ms) => publishLockWait(ctx.name, key, ms),
+      (ms) => publishLockWait(ctx.name, key, ms, remote !== null),
       // An uncontended in-process lock is taken at once: only report real waits.
       () => remote !== null || ctx.locks.isLocked(backendKey),
     );
