@@ -25,6 +25,12 @@ import { Creation } from './creation.js';
 import type { ErrorCache } from './error-cache.js';
 import { FailSafeMutex, servableOnError } from './fail-safe.js';
 import type { Freshness } from './freshness.js';
+import {
+  type Regeneration,
+  regenerateForSoftTimeout,
+  regenerateInBackground,
+  withinSoftTimeout,
+} from './hand-over.js';
 import { Handoff, type Handoffs } from './handoff.js';
 import { LockWait } from './lock-wait.js';
 import { type Created, runCreator } from './regeneration.js';
@@ -180,7 +186,9 @@ export class MissFlow<T> {
         }).run();
         // softTimeout: the regeneration went on in the background; wait for it so long only.
         const soft = this.#soft;
-        return soft === undefined ? served : await this.#withinSoftTimeout(soft, served);
+        return soft === undefined
+          ? served
+          : await withinSoftTimeout(soft, served, this.#settings.softTimeoutMs!);
       } catch (error) {
         // Another process released without a value (its creator failed): try again.
         if (mutex instanceof WaitForValue && mutex.released && error instanceof LockTimeoutError) {
@@ -406,31 +414,26 @@ export class MissFlow<T> {
    */
   #inBackground(remote: CacheMutex, onHandOver: () => void): void {
     onHandOver();
-    const ctx = this.#ctx;
-    const { key } = this.#call;
-    const store = ctx.store;
-    const held = this.#held(remote);
-    const runner = ctx.asyncCreationRunner;
-    if (runner !== undefined) {
-      const regenerate = async () => (await this.#make(true)).payload;
-      const started = runner(ctx.region, key, regenerate, held);
-      if (started && typeof started.then === 'function') {
-        started.then(undefined, (error: unknown) =>
-          reportError({ operation: 'asyncCreator', region: ctx.name, key, error }),
-        );
-      }
-      return;
-    }
-    ctx.background(
-      async () => {
-        // A region closed or re-configured meanwhile gets no write from an old regeneration.
-        if (!ctx.isCurrent(store)) return;
-        const value = await this.#make(true);
+    regenerateInBackground(this.#ctx, this.#regeneration(), remote);
+  }
+
+  /** softTimeout: the same hand-over, keeping a way to the regeneration's value. */
+  #softHandOver(remote: CacheMutex, onHandOver: () => void): void {
+    onHandOver();
+    this.#soft = regenerateForSoftTimeout(this.#ctx, this.#regeneration(), remote);
+  }
+
+  /** This call's regeneration, as the background hand-overs run it. */
+  #regeneration(): Regeneration {
+    const { key, mangled } = this.#call;
+    return {
+      key,
+      mangled,
+      make: () => this.#make(true),
+      keep: async (value) => {
         if (this.#shouldCache(value)) await this.#store(value);
       },
-      held,
-      key,
-    );
+    };
   }
 
   /**
@@ -438,70 +441,6 @@ export class MissFlow<T> {
    * throws or (onLockTimeout: 'create') creates without the lock; a creator that threw may leave
    * the stale value to serve (staleIfError).
    */
-  /** Both locks of the key, held by a background regeneration that releases them when done. */
-  #held(remote: CacheMutex): CacheMutex {
-    const ctx = this.#ctx;
-    const { mangled } = this.#call;
-    return {
-      acquire: () => remote.acquire(),
-      release: async () => {
-        try {
-          await remote.release();
-        } finally {
-          ctx.locks.release(mangled, ctx.handoffs.settle(mangled, undefined));
-        }
-      },
-      locked: async () => ctx.locks.isLocked(mangled) || remote.locked(),
-    };
-  }
-
-  /**
-   * softTimeout: the regeneration of a stale value runs in the background, holding both locks,
-   * and {@link #withinSoftTimeout} gives the caller its value if it comes in time.
-   */
-  #softHandOver(remote: CacheMutex, onHandOver: () => void): void {
-    onHandOver();
-    const ctx = this.#ctx;
-    const store = ctx.store;
-    let resolve!: (value: CachedValue) => void;
-    let reject!: (error: unknown) => void;
-    this.#soft = new Promise<CachedValue>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    // A caller that stopped waiting never looks at it; the background runner reports failures.
-    this.#soft.catch(() => {});
-    ctx.background(
-      async () => {
-        try {
-          if (!ctx.isCurrent(store)) throw new RegionClosedError(ctx.name);
-          const value = await this.#make(true);
-          if (this.#shouldCache(value)) await this.#store(value);
-          resolve(value);
-        } catch (error) {
-          reject(error);
-          throw error;
-        }
-      },
-      this.#held(remote),
-      this.#call.key,
-    );
-  }
-
-  /** The regeneration's value if it comes within softTimeout of the hand-over, else `stale`. */
-  async #withinSoftTimeout(soft: Promise<CachedValue>, stale: T): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<undefined>((resolve) => {
-      timer = setTimeout(resolve, this.#settings.softTimeoutMs!, undefined);
-    });
-    try {
-      const value = await Promise.race([soft, timeout]);
-      return value === undefined ? stale : (value.payload as T);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
   async #recover(error: unknown): Promise<T> {
     let failure = error;
     if (this.#isLockTimeout(failure)) {
