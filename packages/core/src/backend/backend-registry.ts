@@ -13,9 +13,9 @@ const factories = new Map<string, BackendFactory>([['null', () => new NullBacken
 
 /**
  * The packages `configureFromConfig` imports when a config names their backend. Python
- * dogpile.cache's names are here too (`'dogpile.cache.pymemcache'` is `@dogpile/memcached`,
- * `'dogpile.cache.dbm'` is `@dogpile/file`), so a Python config works unchanged once the package
- * is installed; each package registers those names.
+ * dogpile.cache's Memcached names are here too (`'dogpile.cache.pymemcache'` is
+ * `@dogpile/memcached`, which registers them). Its `dbm` is not: a DBM file is not a directory of
+ * files, so `'file'` must be named, with its own arguments.
  */
 export const KNOWN_BACKEND_PACKAGES: Readonly<Record<string, string>> = Object.freeze({
   memory: '@dogpile/memory',
@@ -27,7 +27,6 @@ export const KNOWN_BACKEND_PACKAGES: Readonly<Record<string, string>> = Object.f
   bmemcached: '@dogpile/memcached',
   sqlite: '@dogpile/sqlite',
   file: '@dogpile/file',
-  dbm: '@dogpile/file',
 });
 
 /** Where {@link loadBackendFactory} looks for a backend package. */
