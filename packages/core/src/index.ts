@@ -14,7 +14,7 @@ export { ProxyBackend } from './backend/proxy-backend.js';
 export { jsonSerializer, type Serializer, v8Serializer } from './backend/serializer.js';
 export { deserializeCachedValue, serializeCachedValue } from './backend/wire-format.js';
 // Primitives.
-export { type Clock, systemClock } from './clock.js';
+export { type Clock, EXPIRY_RESOLUTION_MS, systemClock } from './clock.js';
 export { type Duration, type DurationString, type DurationUnit, toSeconds } from './duration.js';
 export {
   BackendClosedError,

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
+  EXPIRY_RESOLUTION_MS,
   jsonSerializer,
   lengthConditionalMangler,
   makeRegion,
@@ -177,6 +178,26 @@ describe('validateKey', () => {
         }
       })();
       expect(refused, JSON.stringify(key)).toBe(!key.isWellFormed());
+    }
+  });
+});
+
+describe('expiry on the system clock', () => {
+  it('a value is served at most EXPIRY_RESOLUTION_MS past its expiry, and invalidate() is exact', async () => {
+    expect(EXPIRY_RESOLUTION_MS).toBe(1);
+    const region = makeRegion().configure(new MapBackend(), { expirationTime: '30ms' });
+    await region.set('k', 'v');
+    expect(await region.get('k')).toBe('v');
+    await new Promise((resolve) => setTimeout(resolve, 30 + EXPIRY_RESOLUTION_MS + 5));
+    expect(await region.get('k')).toBe(NO_VALUE);
+    // Creation times read the clock itself: a value set right before invalidate() is retired,
+    // one set right after it is not, however close together.
+    for (let i = 0; i < 50; i++) {
+      await region.set('before', i);
+      await region.invalidate();
+      await region.set('after', i);
+      expect(await region.get('before')).toBe(NO_VALUE);
+      expect(await region.get('after')).toBe(i);
     }
   });
 });

@@ -1,5 +1,5 @@
 import { type CachedValue, type CacheMetadata, VALUE_VERSION } from '../backend/cached-value.js';
-import type { Clock } from '../clock.js';
+import { type Clock, coarseNow, systemClock } from '../clock.js';
 import { ValidationError } from '../errors.js';
 import type { RegionInvalidationStrategy } from '../invalidation/invalidation.js';
 import { NO_VALUE, type NoValue } from '../no-value.js';
@@ -25,6 +25,15 @@ export class Freshness {
     return this.clock.now() / 1000;
   }
 
+  /**
+   * {@link now} for expiry checks: with the system clock, read at most once per
+   * `EXPIRY_RESOLUTION_MS` (a value may be served that long past its expiry); an injected clock
+   * is read every time.
+   */
+  #expiryNow(): number {
+    return (this.clock === systemClock ? coarseNow() : this.clock.now()) / 1000;
+  }
+
   /** Metadata for a value created now. */
   metadata(): CacheMetadata {
     return { ct: this.now(), v: VALUE_VERSION };
@@ -37,7 +46,7 @@ export class Freshness {
     if (metadata == null || metadata.v !== VALUE_VERSION) return false;
     const ct = metadata.ct;
     return (
-      (expiration === null || this.now() - ct <= lifeOf(metadata, expiration)) &&
+      (expiration === null || this.#expiryNow() - ct <= lifeOf(metadata, expiration)) &&
       !this.invalidator.isInvalidated(ct)
     );
   }
