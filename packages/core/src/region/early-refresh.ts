@@ -2,8 +2,9 @@ import type { CachedValue, CacheMetadata } from '../backend/cached-value.js';
 import { ValidationError } from '../errors.js';
 import { reportError } from '../instrumentation.js';
 import type { RandomSource } from '../random.js';
+import type { FlowContext, MissCall } from './flow-context.js';
 import type { Freshness } from './freshness.js';
-import { type FlowContext, type MissCall, MissFlow } from './miss-flow.js';
+import { MissFlow } from './miss-flow.js';
 
 /**
  * Probabilistic early refresh, "XFetch" (Vattani, Chierichetti, Lowenstein: Optimal Probabilistic

@@ -2,7 +2,7 @@ import type { CachedValue } from '../backend/cached-value.js';
 import { RegionClosedError } from '../errors.js';
 import { reportError } from '../instrumentation.js';
 import type { CacheMutex } from '../lock/mutex.js';
-import type { FlowContext } from './miss-flow.js';
+import type { FlowContext } from './flow-context.js';
 
 /**
  * A regeneration the miss flow hands to the background (backgroundRefresh, an

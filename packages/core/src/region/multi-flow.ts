@@ -16,8 +16,8 @@ import { RegionMutex } from '../lock/region-mutex.js';
 import { timeWaits } from '../lock/timed-mutex.js';
 import { NO_VALUE, type NoValue } from '../no-value.js';
 import { FailSafeMutex, servableOnError } from './fail-safe.js';
+import type { FlowContext } from './flow-context.js';
 import { LockWait } from './lock-wait.js';
-import type { FlowContext } from './miss-flow.js';
 import { runMultiCreator } from './regeneration.js';
 import type { CallSettings } from './region-settings.js';
 

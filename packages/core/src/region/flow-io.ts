@@ -1,0 +1,124 @@
+import type { CachedValue } from '../backend/cached-value.js';
+import { lockWaitChannel, publishLockWait } from '../instrumentation.js';
+import type { CacheMutex } from '../lock/mutex.js';
+import { timeWaits } from '../lock/timed-mutex.js';
+import { FREE, WaitForValue } from '../lock/wait-for-value.js';
+import { NO_VALUE, type NoValue } from '../no-value.js';
+import { FailSafeMutex } from './fail-safe.js';
+import type { FlowContext, MissCall } from './flow-context.js';
+import { Handoff } from './handoff.js';
+
+/**
+ * The backend reads and writes of one miss call, and what they left it: the value it holds, the
+ * newest one it saw, what it hands its waiters, and whether the backend failed under fail-safe
+ * (then no more backend calls for this call: an outage costs one failing round, not one per step).
+ */
+export class FlowIO {
+  readonly #ctx: FlowContext;
+  readonly #key: string;
+  readonly #mangled: string;
+  readonly #failSafe: boolean;
+  /** The value this call holds now: what it read last, or what it created. */
+  value: CachedValue | NoValue;
+  /** The newest value this call saw: what `staleIfError` may serve. */
+  lastSeen: CachedValue | NoValue;
+  /** What this caller, holding the key here, leaves the callers waiting for it. */
+  handoff: Handoff | undefined;
+  /** The backend failed during this call under fail-safe. */
+  storeDown: boolean;
+
+  constructor(ctx: FlowContext, call: MissCall<unknown>) {
+    this.#ctx = ctx;
+    this.#key = call.key;
+    this.#mangled = call.mangled;
+    this.#failSafe = call.settings.failSafe;
+    this.value = call.first;
+    this.lastSeen = call.first;
+    this.storeDown = call.readFailed;
+  }
+
+  see(value: CachedValue | NoValue): void {
+    this.value = value;
+    if (value !== NO_VALUE) this.lastSeen = value;
+  }
+
+  read(): Promise<CachedValue | NoValue> {
+    if (this.storeDown) return Promise.resolve(NO_VALUE);
+    return this.#guard(this.#ctx.store.read(this.#mangled));
+  }
+
+  /** A read by the holder of the key, handed to the callers waiting for it here. */
+  readToHand(): Promise<CachedValue | NoValue> {
+    const { locks, handoffs, store } = this.#ctx;
+    if (this.storeDown || locks.waiting(this.#mangled) === 0) return this.read();
+    const started = handoffs.now();
+    const { mine, handed } = store.readToHand(this.#mangled);
+    if (handed !== undefined) this.handoff = new Handoff(started, handed, false);
+    return this.#guard(mine);
+  }
+
+  /** A read's failure: unreadable is a miss; with fail-safe, so is a failing backend. */
+  async #guard(read: Promise<CachedValue | NoValue>): Promise<CachedValue | NoValue> {
+    const { store } = this.#ctx;
+    try {
+      const value = await read;
+      if (store.failing) store.answered();
+      return value;
+    } catch (error) {
+      const value = store.failedRead(error, this.#key, this.#failSafe);
+      if (this.#failSafe) this.storeDown = true;
+      return value;
+    }
+  }
+
+  /**
+   * The backend's mutex as this call takes it: timed for the lock-wait channel, failing safe
+   * with fail-safe, and given up as soon as `found` sees the value; free once the backend failed.
+   */
+  mutex(remote: CacheMutex | null, found: () => Promise<boolean>): CacheMutex {
+    if (remote === null || this.storeDown) return FREE;
+    const { name, clock, store } = this.#ctx;
+    const key = this.#key;
+    let mutex = lockWaitChannel.hasSubscribers
+      ? timeWaits(remote, clock, (ms) => publishLockWait(name, key, ms, true))
+      : remote;
+    if (this.#failSafe) {
+      mutex = new FailSafeMutex(mutex, (operation, error) => {
+        this.storeDown = true;
+        store.absorbed(operation, key, error);
+      });
+    }
+    return new WaitForValue(mutex, found);
+  }
+
+  /**
+   * Writes a created value and hands it to the waiters. With fail-safe a failed write is reported
+   * and the value handed to every waiter, since none could read it. Once the backend failed in
+   * this call, the write is not waited for: it goes on in the background (reported if it fails).
+   */
+  async write(value: CachedValue): Promise<void> {
+    const { store, handoffs } = this.#ctx;
+    const key = this.#key;
+    const mangled = this.#mangled;
+    const started = handoffs.now();
+    try {
+      const encoded = store.encode(mangled, value);
+      if (this.storeDown) {
+        this.handoff = new Handoff(started, encoded.handed ?? value, true);
+        store.put(mangled, encoded).then(
+          () => store.answered(),
+          (error: unknown) => store.absorbed('write', key, error),
+        );
+        return;
+      }
+      if (encoded.handed !== undefined) this.handoff = new Handoff(started, encoded.handed, false);
+      await store.put(mangled, encoded);
+      if (store.failing) store.answered();
+    } catch (error) {
+      if (!this.#failSafe) throw error;
+      store.absorbed('write', key, error);
+      this.storeDown = true;
+      this.handoff = new Handoff(started, value, true);
+    }
+  }
+}
