@@ -10,7 +10,13 @@ import { expect } from 'vitest';
 
 /** A value with metadata as the region writes it, plus an extra field a backend must keep. */
 export function cachedValue<T>(payload: T, ct = Date.now() / 1000): CachedValue<T> {
-  return new CachedValue(payload, { ct, v: VALUE_VERSION, conformance: 'extra metadata is kept' });
+  // Extra fields must come back as they were: regions store their own (`et`, tags in `tg`) there.
+  return new CachedValue(payload, {
+    ct,
+    v: VALUE_VERSION,
+    conformance: 'extra metadata is kept',
+    tg: ['conformance:tag'],
+  });
 }
 
 /** Asserts that `got` is a value equal to `expected`, payload and metadata. */

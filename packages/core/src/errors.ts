@@ -18,7 +18,8 @@ export type DogpileErrorCode =
   | 'ERR_INVALIDATION_NOT_ATTACHED'
   | 'ERR_NEED_REGENERATION'
   | 'ERR_CREATOR_TIMEOUT'
-  | 'ERR_CREATOR_ERROR_CACHED';
+  | 'ERR_CREATOR_ERROR_CACHED'
+  | 'ERR_CREATION_ABANDONED';
 
 /**
  * Every error this project throws on purpose is a {@link DogpileError}. Match on `code`, which is
@@ -171,6 +172,20 @@ export class CreatorTimeoutError extends DogpileError<'ERR_CREATOR_TIMEOUT'> {
     super(
       'ERR_CREATOR_TIMEOUT',
       `The creator for key "${key}" ran longer than its hardTimeout of ${timeoutMs} ms and was aborted. Raise hardTimeout, or make the creator faster (it receives the AbortSignal as context.signal).`,
+    );
+  }
+}
+
+/**
+ * With `abortWhenAbandoned`, every caller of this process that was waiting for a creation (the
+ * one running it included) aborted its `signal`: the creation's `signal` was aborted with this
+ * error, and nothing was stored.
+ */
+export class CreationAbandonedError extends DogpileError<'ERR_CREATION_ABANDONED'> {
+  constructor(key: string) {
+    super(
+      'ERR_CREATION_ABANDONED',
+      `Every caller waiting for the creation of key "${key}" aborted, so it was aborted too (abortWhenAbandoned). Leave abortWhenAbandoned off to let a creation finish and store its value for later callers.`,
     );
   }
 }

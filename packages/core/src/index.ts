@@ -20,6 +20,7 @@ export {
   BackendClosedError,
   CachedCreatorError,
   CantDeserializeError,
+  CreationAbandonedError,
   CreatorTimeoutError,
   DogpileError,
   type DogpileErrorCode,

@@ -175,4 +175,79 @@ describe.skipIf(noServers).each(targets)('across processes ($name)', (target) =>
       await region.close();
     }
   });
+
+  it('tags: a hard invalidateTags in another process makes this one regenerate the tagged values within tagCacheTime', async () => {
+    const p = uniquePrefix(`xproc-tags-${target.name}`);
+    const region = makeRegion({ tagCacheTime: '50ms' }).configure(
+      new RedisBackend({ ...target.connection(), distributedLock: true }),
+      { expirationTime: 600 },
+    );
+    try {
+      const tag = `${p}user:7`;
+      expect(await region.getOrCreate(`${p}post:1`, () => 'v1', { tags: [tag] })).toBe('v1');
+      expect(await region.getOrCreate(`${p}post:2`, () => 'w1', { tags: [`${p}user:8`] })).toBe(
+        'w1',
+      );
+      expect(await region.getOrCreate(`${p}post:1`, () => 'v2')).toBe('v1');
+      const child = startChild('tag-child.mjs', {
+        connection: target.connection(),
+        tags: [tag],
+        hard: true,
+      });
+      const [code] = await once(child.process, 'exit');
+      expect(code, child.stderr()).toBe(0);
+      const deadline = performance.now() + 3_000;
+      let value = 'v1';
+      while (value !== 'v2' && performance.now() < deadline) {
+        value = await region.getOrCreate(`${p}post:1`, () => 'v2');
+        await sleep(10);
+      }
+      expect(value).toBe('v2');
+      expect(await region.getOrCreate(`${p}post:2`, () => 'w2')).toBe('w1');
+    } finally {
+      await region.close();
+    }
+  });
+
+  it('tags: a soft invalidateTags in another process: one creator here, the other callers get the old value at once', async () => {
+    const p = uniquePrefix(`xproc-stags-${target.name}`);
+    const regions = [0, 1].map(() =>
+      makeRegion({ tagCacheTime: '50ms' }).configure(
+        new RedisBackend({ ...target.connection(), distributedLock: true }),
+        { expirationTime: 600 },
+      ),
+    );
+    try {
+      const key = `${p}post:1`;
+      await regions[0]!.getOrCreate(key, () => 'old', { tags: [`${p}t`] });
+      const child = startChild('tag-child.mjs', {
+        connection: target.connection(),
+        tags: [`${p}t`],
+        hard: false,
+      });
+      const [code] = await once(child.process, 'exit');
+      expect(code, child.stderr()).toBe(0);
+      await sleep(60);
+      let runs = 0;
+      const slow = async () => {
+        runs++;
+        await sleep(150);
+        return 'new';
+      };
+      const started = performance.now();
+      const values = await Promise.all(
+        Array.from({ length: 6 }, async (_, i) => {
+          const value = await regions[i % 2]!.getOrCreate(key, slow, { tags: [`${p}t`] });
+          return { value, ms: performance.now() - started };
+        }),
+      );
+      expect(runs).toBe(1);
+      expect(values.filter((v) => v.value === 'new')).toHaveLength(1);
+      for (const { value, ms } of values) if (value === 'old') expect(ms).toBeLessThan(120);
+      await sleep(50);
+      expect(await regions[1]!.getOrCreate(key, slow)).toBe('new');
+    } finally {
+      await Promise.all(regions.map((region) => region.close()));
+    }
+  });
 });

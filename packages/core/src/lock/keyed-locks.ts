@@ -8,6 +8,8 @@ interface Entry {
   queue: Set<() => void> | undefined;
   /** Woken, all at once, at the next release, with what the holder passed to it. */
   watchers: Set<(payload: unknown) => void> | undefined;
+  /** Called when the last waiter left because its signal aborted (see {@link KeyedLocks.onAbandoned}). */
+  abandoned: (() => void) | undefined;
 }
 
 /**
@@ -42,7 +44,7 @@ export class KeyedLocks {
   /** Takes the lock if it is free; never waits. */
   tryAcquire(key: string): boolean {
     if (this.#held.has(key)) return false;
-    this.#held.set(key, { queue: undefined, watchers: undefined });
+    this.#held.set(key, { queue: undefined, watchers: undefined, abandoned: undefined });
     return true;
   }
 
@@ -54,7 +56,7 @@ export class KeyedLocks {
   acquire(key: string, signal?: AbortSignal): Promise<void> {
     const entry = this.#held.get(key);
     if (!entry) {
-      this.#held.set(key, { queue: undefined, watchers: undefined });
+      this.#held.set(key, { queue: undefined, watchers: undefined, abandoned: undefined });
       return Promise.resolve();
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
@@ -71,6 +73,7 @@ export class KeyedLocks {
       const onAbort = () => {
         queue.delete(grant);
         reject(signal.reason);
+        this.#left(key, entry);
       };
       const grant = () => {
         signal.removeEventListener('abort', onAbort);
@@ -104,6 +107,7 @@ export class KeyedLocks {
       const onAbort = () => {
         entry.watchers?.delete(wake);
         reject(signal.reason);
+        this.#left(key, entry);
       };
       const wake = (payload: unknown) => {
         signal.removeEventListener('abort', onAbort);
@@ -115,6 +119,25 @@ export class KeyedLocks {
   }
 
   /**
+   * Calls `listener` when the last caller waiting for `key` leaves because its signal aborted,
+   * until the holder calls the returned function (or releases). For `abortWhenAbandoned`.
+   */
+  onAbandoned(key: string, listener: () => void): () => void {
+    const entry = this.#held.get(key);
+    if (!entry) return () => {};
+    entry.abandoned = listener;
+    return () => {
+      if (entry.abandoned === listener) entry.abandoned = undefined;
+    };
+  }
+
+  #left(key: string, entry: Entry): void {
+    if (entry.abandoned !== undefined && this.#held.get(key) === entry && this.waiting(key) === 0) {
+      entry.abandoned();
+    }
+  }
+
+  /**
    * Releases the lock, handing it to the next waiter if there is one, and wakes every watcher with
    * `payload` (what the holder leaves them: the region's hand-off of the value).
    */
@@ -123,6 +146,7 @@ export class KeyedLocks {
     if (!entry) return;
     const watchers = entry.watchers;
     entry.watchers = undefined;
+    entry.abandoned = undefined;
     const queue = entry.queue;
     let next: (() => void) | undefined;
     if (queue !== undefined) {

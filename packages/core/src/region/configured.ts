@@ -12,10 +12,12 @@ import type { Handoffs } from './handoff.js';
 import type { CachingRegion } from './region-options.js';
 import { type CallSettings, type RegionSettings, regionCallSettings } from './region-settings.js';
 import { RegionStore } from './region-store.js';
+import { TagIndex } from './tag-index.js';
 
 /** What `configure` sets up; replaced as a whole by the next `configure` or `wrap`. */
 export interface Configured {
   readonly store: RegionStore;
+  readonly tags: TagIndex;
   /** Every call's settings when it passes no options. */
   readonly defaults: CallSettings;
   readonly flow: FlowContext;
@@ -63,9 +65,17 @@ export function configure({
     serializer: settings.serializer ?? inner.serializer,
     region: name,
   });
+  const tags = new TagIndex({
+    records: store,
+    clock: parts.clock,
+    cacheMs: settings.tagCacheMs,
+    now: () => parts.freshness.now(),
+    region: name,
+  });
   const flow: FlowContext = {
     name,
     store,
+    tags,
     locks: parts.locks,
     handoffs: parts.handoffs,
     freshness: parts.freshness,
@@ -80,5 +90,5 @@ export function configure({
       ),
     isCurrent,
   };
-  return { store, defaults: regionCallSettings(settings, expiration), flow };
+  return { store, tags, defaults: regionCallSettings(settings, expiration), flow };
 }

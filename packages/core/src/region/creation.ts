@@ -2,6 +2,7 @@ import type { Duration } from '../duration.js';
 import { toSeconds } from '../duration.js';
 import { CreatorTimeoutError, ValidationError } from '../errors.js';
 import type { NoValue } from '../no-value.js';
+import { parseTags } from './tag-index.js';
 
 /**
  * What a creator receives after its `creatorArgs`: the creation's signal and key, the value it
@@ -36,6 +37,13 @@ export interface CreationContext<T = unknown> {
   setExpirationTime(duration: Duration): void;
   /** Returns the value to the callers without caching it (as `shouldCacheFn` returning false). */
   skip(): void;
+  /**
+   * Tags the value, beside the call's `tags` option, for `invalidateTags` (at most 64 in all).
+   *
+   * @example
+   * ctx.setTags([`user:${post.authorId}`]);
+   */
+  setTags(tags: readonly string[]): void;
 }
 
 /** Options of a creation, on the region (`makeRegion`) and per call (`getOrCreate`). */
@@ -72,6 +80,21 @@ export interface CreationOptions {
    * makeRegion({ cacheErrorsFor: '10s' });
    */
   cacheErrorsFor?: Duration | null;
+  /**
+   * Abort a creation when nobody waits for it any more: once the caller running it and every
+   * caller of this process waiting for it have aborted their `signal`, the creator's `signal`
+   * aborts with a `CreationAbandonedError`, nothing is stored and the lock is released. A caller
+   * without a signal never aborts, so a creation it waits for always finishes; so does one that
+   * runs in the background. Callers in other processes are not counted. Default: `false` (a
+   * creation finishes and stores its value for later callers, whoever gave up on it).
+   *
+   * @example
+   * await region.getOrCreate(key, (ctx) => search(q, { signal: ctx.signal }), {
+   *   signal: request.signal,
+   *   abortWhenAbandoned: true,
+   * });
+   */
+  abortWhenAbandoned?: boolean;
 }
 
 /** Milliseconds, or `null` for off (`undefined`, `null`, `-1`); more than 0. */
@@ -97,6 +120,8 @@ export class Creation<T> implements CreationContext<T> {
   /** Seconds the value stays fresh, when the creator set it. */
   freshFor: number | undefined;
   skipped = false;
+  /** The tags the creator set, beside the call's. */
+  tags: readonly string[] = [];
 
   constructor(
     readonly key: string,
@@ -130,6 +155,10 @@ export class Creation<T> implements CreationContext<T> {
     this.skipped = true;
   }
 
+  setTags(tags: readonly string[]): void {
+    this.tags = parseTags(tags, 'setTags');
+  }
+
   /** Stops the creation: its signal aborts with `reason`, and {@link run} rejects with it. */
   abort(reason: Error): void {
     this.#controller ??= new AbortController();
@@ -143,6 +172,9 @@ export class Creation<T> implements CreationContext<T> {
    */
   run(create: () => T | Promise<T>, hardTimeoutMs: number | null): T | Promise<T> {
     // A creator that answers synchronously cannot be aborted mid-way: no timer, no promise.
+    // Abandoned before it began (abortWhenAbandoned): the creator is not called at all.
+    const aborted = this.#controller?.signal;
+    if (aborted?.aborted) return Promise.reject(aborted.reason);
     const created = create();
     if (!isThenable(created)) return created;
     return new Promise<T>((resolve, reject) => {

@@ -10,11 +10,14 @@ import type { Handoffs } from './handoff.js';
 import type { AsyncCreationRunner, CachingRegion, Creator } from './region-options.js';
 import type { CallSettings } from './region-settings.js';
 import type { RegionStore } from './region-store.js';
+import type { TagIndex } from './tag-index.js';
 
 /** What the miss flow needs from its region. */
 export interface FlowContext {
   readonly name: string;
   readonly store: RegionStore;
+  /** Tag invalidation times: every value read is checked against them. */
+  readonly tags: TagIndex;
   readonly locks: KeyedLocks;
   readonly handoffs: Handoffs;
   readonly freshness: Freshness;

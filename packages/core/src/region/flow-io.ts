@@ -7,6 +7,7 @@ import { NO_VALUE, type NoValue } from '../no-value.js';
 import { FailSafeMutex } from './fail-safe.js';
 import type { FlowContext, MissCall } from './flow-context.js';
 import { Handoff } from './handoff.js';
+import { hasTags } from './tag-index.js';
 
 /**
  * The backend reads and writes of one miss call, and what they left it: the value it holds, the
@@ -57,11 +58,12 @@ export class FlowIO {
     return this.#guard(mine);
   }
 
-  /** A read's failure: unreadable is a miss; with fail-safe, so is a failing backend. */
+  /** A read as its tags leave it; its failure: unreadable is a miss, with fail-safe so is a failing backend. */
   async #guard(read: Promise<CachedValue | NoValue>): Promise<CachedValue | NoValue> {
     const { store } = this.#ctx;
     try {
-      const value = await read;
+      let value = await read;
+      if (hasTags(value)) value = await this.#ctx.tags.check(value);
       if (store.failing) store.answered();
       return value;
     } catch (error) {

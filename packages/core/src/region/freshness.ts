@@ -5,6 +5,17 @@ import type { RegionInvalidationStrategy } from '../invalidation/invalidation.js
 import { NO_VALUE, type NoValue } from '../no-value.js';
 
 /**
+ * Marks this process's copy of a value that a soft `invalidateTags` made stale. Never stored: the
+ * wire format drops symbol keys, and the mark is put on a copy, not on a backend's own object.
+ */
+export const STALE_BY_TAG: unique symbol = Symbol('dogpile.staleByTag');
+
+/** Whether `metadata` is a copy marked {@link STALE_BY_TAG}. */
+function staleByTag(metadata: CacheMetadata): boolean {
+  return (metadata as { [STALE_BY_TAG]?: true })[STALE_BY_TAG] === true;
+}
+
+/**
  * Whether a stored value may be served, by the region's clock and invalidation strategy: fresh
  * (usable), stale (expired or soft-invalidated: servable while one caller regenerates), or a miss
  * (none, another format version, hard-invalidated, or not a value at all).
@@ -47,7 +58,8 @@ export class Freshness {
     const ct = metadata.ct;
     return (
       (expiration === null || this.#expiryNow() - ct <= lifeOf(metadata, expiration)) &&
-      !this.invalidator.isInvalidated(ct)
+      !this.invalidator.isInvalidated(ct) &&
+      !staleByTag(metadata)
     );
   }
 
@@ -64,12 +76,12 @@ export class Freshness {
   }
 
   /**
-   * A value's creation time as dogpile's `Lock` should see it: a soft-invalidated value looks
-   * expired (as in dogpile's region), which needs an expiration time.
+   * A value's creation time as dogpile's `Lock` should see it: a soft-invalidated value (by the
+   * region, or by a tag) looks expired (as in dogpile's region), which needs an expiration time.
    */
   createdTime(value: CachedValue, expiration: number | null): number {
     const ct = value.metadata.ct;
-    if (!this.invalidator.isSoftInvalidated(ct)) {
+    if (!this.invalidator.isSoftInvalidated(ct) && !staleByTag(value.metadata)) {
       // A value its creator gave a shorter life looks as old to the Lock as that makes it.
       return expiration === null ? ct : ct - (expiration - lifeOf(value.metadata, expiration));
     }
@@ -87,7 +99,7 @@ export class Freshness {
 
 function softInvalidationNeedsExpiration(): never {
   throw new ValidationError(
-    'Soft invalidation needs an expiration time: configure expirationTime, pass one to this call, or use invalidate({ hard: true }).',
+    'Soft invalidation needs an expiration time: configure expirationTime, pass one to this call, or invalidate hard (invalidate({ hard: true }), invalidateTags(tags, { hard: true })).',
   );
 }
 

@@ -23,6 +23,7 @@ import {
 } from './hand-over.js';
 import { LockWait } from './lock-wait.js';
 import type { CallSettings } from './region-settings.js';
+import { hasTags } from './tag-index.js';
 
 const NEED_REGENERATION = new NeedRegenerationError();
 
@@ -111,7 +112,8 @@ export class MissFlow<T> {
         if (started >= 0)
           publishLockWait(this.#ctx.name, this.#call.key, this.#ctx.clock.now() - started, false);
         const handed = handoffs.take(payload, since);
-        io.see((handed === undefined ? undefined : await handed) ?? (await io.read()));
+        const got = (handed === undefined ? undefined : await handed) ?? (await io.read());
+        io.see(hasTags(got) ? await this.#ctx.tags.check(got) : got);
         if (freshness.usable(io.value, this.#settings.expiration)) {
           if (this.#unreported) this.#report(true);
           return io.value.payload as T;
@@ -202,25 +204,25 @@ export class MissFlow<T> {
 
   /** The Lock's creator: creates, stores, and leaves the value for the waiters. */
   async #create(): Promise<ValueAndCreated<T>> {
-    const value = await this.#makeAndKeep();
+    const value = await this.#makeAndKeep(true);
     this.#io.see(value);
     return [value.payload as T, value.metadata.ct];
   }
 
   /** Runs the creator and stores its value unless it said not to. */
-  async #makeAndKeep(): Promise<CachedValue> {
-    const { value, skipped } = await this.#make(false);
+  async #makeAndKeep(holding: boolean): Promise<CachedValue> {
+    const { value, skipped } = await this.#make({ background: false, holding });
     if (!skipped) await this.#io.write(value);
     return value;
   }
 
   /** Runs the creator; what it throws is kept for `staleIfError`. */
-  #make(background: boolean): Promise<Made> {
+  #make(how: { background: boolean; holding: boolean }): Promise<Made> {
     return makeValue(this.#ctx, {
       call: this.#call,
       current: this.#io.value,
       reason: this.#call.early ? 'early' : this.#sawValue ? 'stale' : 'miss',
-      background,
+      ...how,
       onFailure: (error) => {
         this.#creatorFailure = { error };
       },
@@ -240,7 +242,7 @@ export class MissFlow<T> {
       key,
       mangled,
       make: async () => {
-        const made = await this.#make(true);
+        const made = await this.#make({ background: true, holding: false });
         skipped = made.skipped;
         return made.value;
       },
@@ -266,7 +268,7 @@ export class MissFlow<T> {
         io.see(await io.read());
         if (freshness.usable(io.value, this.#settings.expiration)) return io.value.payload as T;
         if (this.#settings.onLockTimeout !== 'create') throw failure;
-        return (await this.#makeAndKeep()).payload as T;
+        return (await this.#makeAndKeep(false)).payload as T;
       } catch (next) {
         failure = next;
       }

@@ -228,10 +228,10 @@ export class MultiFlow<T> {
   }
 
   async #readAll(keys: readonly string[]): Promise<Array<CachedValue | NoValue>> {
-    const { store } = this.#ctx;
+    const { store, tags } = this.#ctx;
     if (this.#storeDown) return keys.map(() => NO_VALUE);
     try {
-      const values = await store.readMulti(keys);
+      const values = await tags.checkAll(await store.readMulti(keys));
       if (store.failing) store.answered();
       return values;
     } catch (error) {

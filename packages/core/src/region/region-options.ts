@@ -97,6 +97,17 @@ export interface RegionOptions
    * The random source, numbers in `[0, 1)`, for tests of early refresh. Default: `Math.random`.
    */
   random?: RandomSource;
+  /**
+   * How long this process keeps its copy of a tag's invalidation times (seconds or a duration
+   * string) before reading them from the backend again: an `invalidateTags` in another process
+   * is seen within this time (in this one, at once). A hit on a tagged value reads the backend
+   * at most once per tag per `tagCacheTime`. `0`: read them on every hit of a tagged value.
+   * Default: `1`.
+   *
+   * @example
+   * makeRegion({ tagCacheTime: '250ms' });
+   */
+  tagCacheTime?: Duration;
 }
 
 /**
@@ -157,6 +168,16 @@ export interface GetOrCreateOptions<T>
    * region.getOrCreate(key, (id, ctx) => load(id, { signal: ctx.signal }), { creatorArgs: [id] });
    */
   creatorArgs?: readonly unknown[];
+  /**
+   * Tags the created value carries (the creator may add more with `setTags`), for
+   * `invalidateTags`: at most 64 well-formed, non-empty strings. Stored in the value's metadata
+   * (`tg`, ignored by Python dogpile.cache). Default: none.
+   *
+   * @example
+   * await region.getOrCreate(`post:${id}`, () => db.loadPost(id), { tags: [`user:${userId}`] });
+   * await region.invalidateTags([`user:${userId}`]); // that post, and every value tagged so
+   */
+  tags?: readonly string[];
 }
 
 /** Options of `getOrCreateMulti`. */

@@ -20,6 +20,7 @@ import type {
   GetOrCreateOptions,
   RegionOptions,
 } from './region-options.js';
+import { parseTagCacheTime, parseTags } from './tag-index.js';
 
 /**
  * Everything one `getOrCreate` (or `getOrCreateMulti`) call runs with: the region's settings
@@ -48,6 +49,9 @@ export interface CallSettings {
   readonly softTimeoutMs: number | null;
   /** `cacheErrorsFor` in milliseconds; `null`: off. */
   readonly cacheErrorsForMs: number | null;
+  /** The tags a created value carries; empty for none. */
+  readonly tags: readonly string[];
+  readonly abortWhenAbandoned: boolean;
 }
 
 /** The region's own settings, resolved at construction. */
@@ -56,6 +60,8 @@ export interface RegionSettings {
   readonly keyMangler: KeyMangler | undefined;
   readonly serializer: Serializer | undefined;
   readonly asyncCreationRunner: AsyncCreationRunner | undefined;
+  /** `tagCacheTime` in milliseconds. */
+  readonly tagCacheMs: number;
   /** The per-call defaults, without an expiration (that comes with `configure`). */
   readonly call: Omit<CallSettings, 'expiration'>;
 }
@@ -79,6 +85,8 @@ const REGION_OPTIONS = [
   'hardTimeout',
   'softTimeout',
   'cacheErrorsFor',
+  'abortWhenAbandoned',
+  'tagCacheTime',
 ];
 const CALL_OPTIONS = [
   'expirationTime',
@@ -94,6 +102,8 @@ const CALL_OPTIONS = [
   'hardTimeout',
   'softTimeout',
   'cacheErrorsFor',
+  'abortWhenAbandoned',
+  'tags',
 ];
 const MULTI_OPTIONS = [
   'expirationTime',
@@ -224,6 +234,7 @@ export function resolveRegionSettings(options: RegionOptions): RegionSettings {
     keyMangler: options.keyMangler,
     serializer: checkSerializer(options.serializer, 'serializer', options.deserializer),
     asyncCreationRunner: options.asyncCreationRunner,
+    tagCacheMs: parseTagCacheTime(options.tagCacheTime),
     call: Object.freeze({
       lockWaitTimeout: parseLockWaitTimeout(options.lockWaitTimeout),
       onLockTimeout:
@@ -239,6 +250,8 @@ export function resolveRegionSettings(options: RegionOptions): RegionSettings {
       hardTimeoutMs: parseCreationTime(options.hardTimeout, 'hardTimeout'),
       softTimeoutMs: parseCreationTime(options.softTimeout, 'softTimeout'),
       cacheErrorsForMs: parseCreationTime(options.cacheErrorsFor, 'cacheErrorsFor'),
+      tags: [],
+      abortWhenAbandoned: checkBoolean(options.abortWhenAbandoned, 'abortWhenAbandoned') ?? false,
     }),
   };
 }
@@ -302,6 +315,9 @@ export function resolveCallSettings(
       o.cacheErrorsFor === undefined
         ? defaults.cacheErrorsForMs
         : parseCreationTime(o.cacheErrorsFor, 'cacheErrorsFor'),
+    tags: o.tags === undefined ? defaults.tags : parseTags(o.tags, 'tags'),
+    abortWhenAbandoned:
+      checkBoolean(o.abortWhenAbandoned, 'abortWhenAbandoned') ?? defaults.abortWhenAbandoned,
   });
 }
 

@@ -47,6 +47,7 @@ import { Freshness } from './freshness.js';
 import { Handoffs } from './handoff.js';
 import { MissFlow } from './miss-flow.js';
 import { type MultiCreator, MultiFlow } from './multi-flow.js';
+import { type PlainReadContext, readMany, readOne } from './plain-reads.js';
 import type {
   ConfigureOptions,
   Creator,
@@ -60,10 +61,10 @@ import {
   checkCreator,
   parseExpiration,
   type RegionSettings,
-  readExpiration,
   resolveCallSettings,
   resolveRegionSettings,
 } from './region-settings.js';
+import { hasTags, parseTags } from './tag-index.js';
 
 /**
  * A cache region: the front end to one backend, the port of dogpile.cache's `CacheRegion`.
@@ -273,39 +274,19 @@ export class CacheRegion {
     key: string,
     options?: GetOptions,
   ): Promise<CachedValue<T> | null> {
-    const { store, defaults } = this.#open();
-    const mangled = store.key(key);
-    // Checked before the read, so bad options are an error whether or not the key is cached.
-    const expiration = readExpiration(defaults, options, 'getValueMetadata');
-    let value: CachedValue | NoValue;
-    try {
-      value = await store.read(mangled);
-    } catch (error) {
-      value = store.failedRead(error, key, false);
-    }
-    if (value === NO_VALUE || value == null) return null;
-    if (!options?.ignoreExpiration && !this.#freshness.usable(value, expiration)) return null;
-    // Its `age` reads the region's clock, as every freshness decision does.
-    const found = value as CachedValue;
-    return new CachedValue(found.payload as T, found.metadata, this.#clock);
+    return readOne<T>(this.#reading(), key, options);
   }
 
   /** Values for `keys` in order, `NO_VALUE` where {@link get} would give it; one backend call. */
-  async getMulti<T = unknown>(
+  getMulti<T = unknown>(
     keys: readonly string[],
     options?: GetOptions,
   ): Promise<Array<T | NoValue>> {
-    const { store, defaults } = this.#open();
-    const mangled = keys.map((key) => store.key(key));
-    const expiration = readExpiration(defaults, options, 'getMulti');
-    if (keys.length === 0) return [];
-    const values = await store.readMulti(mangled);
-    const ignore = options?.ignoreExpiration === true;
-    return values.map((value) =>
-      value !== NO_VALUE && value != null && (ignore || this.#freshness.usable(value, expiration))
-        ? ((value as CachedValue).payload as T)
-        : NO_VALUE,
-    );
+    return readMany<T>(this.#reading(), keys, options);
+  }
+
+  #reading(): PlainReadContext {
+    return { configured: this.#open(), freshness: this.#freshness, clock: this.#clock };
   }
 
   /** Stores `value` under `key` now, without locking. */
@@ -364,6 +345,19 @@ export class CacheRegion {
     await this.#freshness.invalidator.invalidate(options.hard ?? true);
   }
 
+  /**
+   * Retires every value created before now that carries one of `tags` (`getOrCreate`'s `tags`,
+   * or `setTags`), in every process that shares the backend: the times are stored there (see
+   * `tagCacheTime`). Hard (the default): those values become misses; soft: stale.
+   *
+   * @example
+   * await region.invalidateTags(['user:7'], { hard: false });
+   */
+  async invalidateTags(tags: readonly string[], options: { hard?: boolean } = {}): Promise<void> {
+    const { tags: index } = this.#open();
+    await index.invalidate(parseTags(tags, 'invalidateTags'), options.hard ?? true);
+  }
+
   /** Whether a creator for `key` is running right now, here or (with a distributed mutex) anywhere. */
   async keyIsLocked(key: string): Promise<boolean> {
     const { store } = this.#open();
@@ -384,7 +378,7 @@ export class CacheRegion {
     creator: Creator<T>,
     options?: GetOrCreateOptions<T>,
   ): Promise<T> {
-    const { store, defaults, flow } = this.#open();
+    const { store, tags, defaults, flow } = this.#open();
     const mangled = store.key(key);
     checkCreator(creator);
     // Every option is checked here, before anything is read or locked.
@@ -396,6 +390,11 @@ export class CacheRegion {
     let readFailed = false;
     try {
       value = await store.read(mangled);
+      if (hasTags(value)) {
+        // Awaited only if it had to read: a tagged hit on current tag times takes no extra turn.
+        const checked = tags.check(value);
+        value = checked instanceof Promise ? await checked : checked;
+      }
     } catch (error) {
       // Nothing runs here unless the read failed, so a hit pays nothing for this.
       value = store.failedRead(error, key, settings.failSafe);
