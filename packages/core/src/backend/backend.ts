@@ -27,6 +27,17 @@ export abstract class CacheBackend {
   /** When set, the region hands this backend `JSON(metadata)|payload` bytes instead of objects. */
   declare serializer?: Serializer | undefined;
 
+  /**
+   * Optional, for a store that answers without I/O (an in-process map): what {@link get} would
+   * resolve to, returned at once, so that a region's hit costs no extra turn of the event loop.
+   * A region uses it only while `get` is the method declared beside it: a subclass that overrides
+   * `get` alone (to count, log or fail) is read through `get`.
+   *
+   * @example
+   * readNow(key: string) { return this.map.get(key) ?? NO_VALUE; }
+   */
+  readNow?(key: string): CachedValue | NoValue;
+
   /** The stored value, or `NO_VALUE`. */
   abstract get(key: string): Promise<CachedValue | NoValue>;
   /** Stores `value` under `key`, replacing any previous value. */
@@ -114,4 +125,19 @@ export abstract class BytesBackend extends CacheBackend {
       bytes.set(key, serializeCachedValue(value, this.serializer));
     return this.setSerializedMulti(bytes);
   }
+}
+
+/**
+ * `backend.readNow`, bound, when a region may use it instead of `get`: the `get` it would skip is
+ * the one declared on the same class as `readNow`. `undefined` otherwise.
+ */
+export function syncReader(
+  backend: CacheBackend,
+): ((key: string) => CachedValue | NoValue) | undefined {
+  const readNow = backend.readNow;
+  if (typeof readNow !== 'function') return undefined;
+  let owner: object | null = backend;
+  while (owner !== null && !Object.hasOwn(owner, 'readNow')) owner = Object.getPrototypeOf(owner);
+  if (owner === null || (owner as CacheBackend).get !== backend.get) return undefined;
+  return readNow.bind(backend);
 }

@@ -1,4 +1,4 @@
-import type { CacheBackend, KeyMangler } from '../backend/backend.js';
+import { type CacheBackend, type KeyMangler, syncReader } from '../backend/backend.js';
 import type { CachedValue } from '../backend/cached-value.js';
 import type { Serializer } from '../backend/serializer.js';
 import { joinCachedValue, serializeCachedValue } from '../backend/wire-format.js';
@@ -46,6 +46,7 @@ export class RegionStore {
     this.#shared =
       options.serializer === undefined ? undefined : new SharedReads(options.serializer);
     this.#region = options.region;
+    this.readNow = this.#shared === undefined ? syncReader(options.backend) : undefined;
   }
 
   /** The backend key of a caller's key: validated (a well-formed string), then mangled. */
@@ -53,6 +54,12 @@ export class RegionStore {
     const valid = validateKey(key);
     return this.#mangler === undefined ? valid : this.#mangler(valid);
   }
+
+  /**
+   * The value stored under `mangled` when the backend can answer at once (`readNow`, and the
+   * region reads objects); `undefined` when it must be read with {@link read}.
+   */
+  readonly readNow: ((mangled: string) => CachedValue | NoValue) | undefined;
 
   /**
    * The value stored under `mangled`. With a serializer, a read joins one of the same key already
