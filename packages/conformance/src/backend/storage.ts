@@ -30,6 +30,24 @@ export function registerStorageTests(o: Resolved): void {
   );
 
   it(
+    'readNow, when the backend has it, answers what get answers',
+    async (ctx) => {
+      const scope = new TestScope(o, ctx, 'backend');
+      const backend = await scope.backend();
+      if (typeof backend.readNow !== 'function') ctx.skip();
+      const key = mangle(backend, scope.key());
+      expectMiss(backend.readNow!(key), 'readNow of a missing key');
+      const value = cachedValue({ hello: 'now' });
+      await backend.set(key, value);
+      expectValue(backend.readNow!(key), value, 'readNow after set');
+      expectValue(await backend.get(key), value, 'get after set');
+      await backend.delete(key);
+      expectMiss(backend.readNow!(key), 'readNow after delete');
+    },
+    t,
+  );
+
+  it(
     'set replaces the previous value',
     async (ctx) => {
       const scope = new TestScope(o, ctx, 'backend');
