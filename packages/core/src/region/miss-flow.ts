@@ -32,7 +32,8 @@ const NEED_REGENERATION = new NeedRegenerationError();
  * this process that already holds the key; else take the key here and run dogpile's `Lock` with
  * the backend's mutex (it waits for another process or serves the stale value, reads again,
  * creates); write; hand the value to the waiters; release. Lock wait timeouts, abort, fail-safe
- * and stale-if-error are steps of that flow, handled where they happen.
+ * and stale-if-error are steps of that flow, handled where they happen. (`runMiss` in
+ * join-creation.ts runs step 1 alone for the plain waiters of a creation, the bulk of a burst.)
  */
 export class MissFlow<T> {
   readonly #ctx: FlowContext;

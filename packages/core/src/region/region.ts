@@ -45,7 +45,7 @@ import { ErrorCache } from './error-cache.js';
 import { readFlatConfig } from './flat-config.js';
 import { Freshness } from './freshness.js';
 import { Handoffs } from './handoff.js';
-import { MissFlow } from './miss-flow.js';
+import { runMiss } from './join-creation.js';
 import { type MultiCreator, MultiFlow } from './multi-flow.js';
 import { type PlainReadContext, readMany, readOne } from './plain-reads.js';
 import type {
@@ -413,7 +413,7 @@ export class CacheRegion {
     const stale = !this.#freshness.isMiss(value);
     if (stale && missChannel.hasSubscribers) publishMiss(this.name, key, true);
     const call = { key, mangled, first: value, creator, settings, early: false, readFailed };
-    return new MissFlow<T>(flow, call).run();
+    return runMiss<T>(flow, call);
   }
 
   /**
