@@ -6,7 +6,7 @@
  * skipped loudly, and fails when CI is set.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { makeRegion } from '@dogpile/core';
+import { type CreationContext, makeRegion } from '@dogpile/core';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { eventually, makeBackend, noServers, sleep, standalone, uniquePrefix } from './helpers.js';
 
@@ -131,6 +131,19 @@ describe.skipIf(noServers || !python)('sharing Redis with Python dogpile.cache',
 
     await region().set(`${p}from-node`, value);
     expect(runPython('get', `${p}from-node`)).toEqual({ value });
+  });
+
+  it('Python reads a value that carries tags and a shorter life (extra metadata it ignores)', async () => {
+    const value = { tagged: true };
+    await region().getOrCreate(
+      `${p}tagged`,
+      (ctx: CreationContext) => {
+        ctx.setExpirationTime(600);
+        return value;
+      },
+      { tags: [`${p}user:7`] },
+    );
+    expect(runPython('get', `${p}tagged`)).toEqual({ value });
   });
 
   it("waits for Python's creator instead of running its own", async () => {
