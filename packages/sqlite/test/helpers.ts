@@ -1,6 +1,8 @@
+import { fork } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach } from 'vitest';
 
 /**
@@ -23,3 +25,15 @@ export function useTempDirs(): () => string {
 }
 
 export { eventually, sleep } from '@dogpile/test-servers';
+
+/** Runs `fixtures/<name>` in its own process with `args` (as JSON); resolves with its exit code. */
+export function runFixture(name: string, args: unknown): Promise<number> {
+  const file = fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
+  const child = fork(file, [JSON.stringify(args)], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('exit', (code) => resolve(code ?? -1));
+  });
+}

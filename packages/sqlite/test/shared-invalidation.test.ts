@@ -1,12 +1,11 @@
-import { fork } from 'node:child_process';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BackendInvalidationStrategy, type Duration, makeRegion } from '@dogpile/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteBackend } from '../src/index.js';
-import { eventually, useTempDirs } from './helpers.js';
+import { eventually, runFixture, useTempDirs } from './helpers.js';
 
-const CHILD = fileURLToPath(new URL('./fixtures/invalidate-child.mjs', import.meta.url));
+const _CHILD = fileURLToPath(new URL('./fixtures/invalidate-child.mjs', import.meta.url));
 const tempDir = useTempDirs();
 const open: SqliteBackend[] = [];
 afterEach(async () => {
@@ -23,16 +22,6 @@ function processOn(file: string, cacheTime: Duration) {
     regionInvalidator: strategy,
   });
   return { region, strategy };
-}
-
-function runChild(config: { filename: string; region: string; hard: boolean }): Promise<number> {
-  const child = fork(CHILD, [JSON.stringify(config)], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('exit', (code) => resolve(code ?? -1));
-  });
 }
 
 describe('BackendInvalidationStrategy over SQLite', () => {
@@ -71,7 +60,9 @@ describe('BackendInvalidationStrategy over SQLite', () => {
     const file = path.join(tempDir(), 'shared.db');
     const here = processOn(file, '50ms');
     expect(await here.region.getOrCreate('day:1', () => 'before')).toBe('before');
-    expect(await runChild({ filename: file, region: 'reports', hard: true })).toBe(0);
+    expect(
+      await runFixture('invalidate-child.mjs', { filename: file, region: 'reports', hard: true }),
+    ).toBe(0);
     expect(
       await eventually(
         async () => (await here.region.getOrCreate('day:1', () => 'after')) === 'after',

@@ -1,12 +1,9 @@
-import { fork } from 'node:child_process';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { makeRegion } from '@dogpile/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteBackend } from '../src/index.js';
-import { eventually, sleep, useTempDirs } from './helpers.js';
+import { eventually, runFixture, sleep, useTempDirs } from './helpers.js';
 
-const CHILD = fileURLToPath(new URL('./fixtures/tag-child.mjs', import.meta.url));
 const tempDir = useTempDirs();
 const open: SqliteBackend[] = [];
 afterEach(async () => {
@@ -19,17 +16,6 @@ function regionOn(file: string) {
   return makeRegion({ tagCacheTime: '50ms' }).configure(backend, { expirationTime: 600 });
 }
 
-/** Another process invalidates `tags` in the file; resolves with its exit code. */
-function invalidateInChild(filename: string, tags: string[], hard: boolean): Promise<number> {
-  const child = fork(CHILD, [JSON.stringify({ filename, tags, hard })], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('exit', (code) => resolve(code ?? -1));
-  });
-}
-
 describe('tags across processes on SQLite', () => {
   it('a hard invalidateTags in another process makes this one regenerate the tagged values within tagCacheTime', async () => {
     const file = path.join(tempDir(), 'tags.db');
@@ -37,7 +23,9 @@ describe('tags across processes on SQLite', () => {
     expect(await region.getOrCreate('post:1', () => 'v1', { tags: ['user:7'] })).toBe('v1');
     expect(await region.getOrCreate('post:2', () => 'w1', { tags: ['user:8'] })).toBe('w1');
     expect(await region.getOrCreate('post:1', () => 'v2')).toBe('v1');
-    expect(await invalidateInChild(file, ['user:7'], true)).toBe(0);
+    expect(
+      await runFixture('tag-child.mjs', { filename: file, tags: ['user:7'], hard: true }),
+    ).toBe(0);
     expect(
       await eventually(
         async () => (await region.getOrCreate('post:1', () => 'v2')) === 'v2',
@@ -51,7 +39,9 @@ describe('tags across processes on SQLite', () => {
     const file = path.join(tempDir(), 'tags.db');
     const region = regionOn(file);
     await region.getOrCreate('post:1', () => 'old', { tags: ['user:7'] });
-    expect(await invalidateInChild(file, ['user:7'], false)).toBe(0);
+    expect(
+      await runFixture('tag-child.mjs', { filename: file, tags: ['user:7'], hard: false }),
+    ).toBe(0);
     await sleep(60); // past tagCacheTime: the next hit reads the times
     let runs = 0;
     const slow = async () => {
