@@ -1,11 +1,9 @@
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { BackendInvalidationStrategy, type Duration, makeRegion } from '@dogpile/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteBackend } from '../src/index.js';
 import { eventually, runFixture, useTempDirs } from './helpers.js';
 
-const _CHILD = fileURLToPath(new URL('./fixtures/invalidate-child.mjs', import.meta.url));
 const tempDir = useTempDirs();
 const open: SqliteBackend[] = [];
 afterEach(async () => {
