@@ -44,7 +44,13 @@ export function parseTags(tags: unknown, what: string): readonly string[] {
     throw new ValidationError(`${what}: at most ${MAX_TAGS} tags per value; got ${tags.length}.`);
   }
   for (const tag of tags) {
-    if (validateKey(tag) === '') throw new ValidationError(`${what}: a tag cannot be empty.`);
+    if (typeof tag !== 'string' || tag === '') {
+      throw new ValidationError(
+        `${what}: each tag is a non-empty string, such as 'user:7'; got ${tag === '' ? 'an empty string' : typeof tag}.`,
+      );
+    }
+    // The same rule as keys: a lone surrogate would be stored as U+FFFD, merging two tags.
+    validateKey(tag);
   }
   return [...new Set(tags as string[])];
 }
