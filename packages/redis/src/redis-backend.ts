@@ -33,6 +33,20 @@ function closedError(): RedisBackendError {
   );
 }
 
+/** Keys longer MGETs are split at, so one huge turn of reads does not become one huge command. */
+const MAX_BATCH = 1000;
+
+/** GETs gathered in one turn: their keys and how to answer each caller. */
+interface ReadBatch {
+  keys: string[];
+  resolves: Array<(value: Uint8Array | NoValue) => void>;
+  rejects: Array<(error: unknown) => void>;
+}
+
+function newBatch(): ReadBatch {
+  return { keys: [], resolves: [], rejects: [] };
+}
+
 /** Throws the first error of an ioredis pipeline's results. */
 function checkPipeline(results: Array<[Error | null, unknown]> | null): void {
   if (results === null) throw new Error('Connection is closed.');
@@ -80,6 +94,12 @@ export class RedisBackend extends BytesBackend {
    */
   #stalled: RedisBackendError | undefined;
   #closed = false;
+  /** Whether GETs are gathered into MGETs (`batchReads`, outside Cluster). */
+  readonly #batching: boolean;
+  /** GETs (and MGETs of gathered GETs) of ours sent and not yet answered. */
+  #readsInFlight = 0;
+  /** The GETs gathered in this turn, to go out as one MGET when it ends; empty when none. */
+  #gathered: ReadBatch = newBatch();
 
   /** @param options see {@link RedisBackendOptions}; with none, connects to `127.0.0.1:6379`. */
   constructor(options: RedisBackendOptions = {}) {
@@ -112,6 +132,7 @@ export class RedisBackend extends BytesBackend {
     }
     this.client.on('ready', this.#onReady);
     this.isCluster = (this.client as Cluster).isCluster === true;
+    this.#batching = resolved.batchReads && !this.isCluster;
     const clientOptions = this.isCluster
       ? (this.client as Cluster).options.redisOptions
       : (this.client as Redis).options;
@@ -295,13 +316,30 @@ export class RedisBackend extends BytesBackend {
 
   // ---------------------------------------------------------------- storage
 
-  override async getSerialized(key: string): Promise<Uint8Array | NoValue> {
+  override getSerialized(key: string): Promise<Uint8Array | NoValue> {
     validateKey(key);
     // The fast path of every read: no wrapper closure, no extra promise when ready.
-    if (this.#closed) throw closedError();
-    if (this.#stalled !== undefined) throw this.#stillStalled('GET');
+    if (this.#closed) return Promise.reject(closedError());
+    if (this.#stalled !== undefined) return Promise.reject(this.#stillStalled('GET'));
+    if (this.client.status !== 'ready' || !this.#batching) return this.#getOne(key);
+    // Alone: sent at once, no waiting for the turn to end (as auto-pipelining would). With reads
+    // of ours in flight, a reply to them is due soon anyway: gather the GETs of this turn into
+    // one MGET, one command to write, parse and answer instead of many.
+    if (this.#readsInFlight === 0 && this.#gathered.keys.length === 0) return this.#getOne(key);
+    const batch = this.#gathered;
+    if (batch.keys.length === 0) process.nextTick(this.#flush);
+    batch.keys.push(key);
+    return new Promise((resolve, reject) => {
+      batch.resolves.push(resolve);
+      batch.rejects.push(reject);
+    });
+  }
+
+  /** One GET, on its own. */
+  async #getOne(key: string): Promise<Uint8Array | NoValue> {
     if (this.client.status !== 'ready') await this.#whenReady('GET');
     let value: Buffer | null;
+    this.#readsInFlight++;
     try {
       value = await this.client.getBuffer(key);
     } catch (error) {
@@ -315,8 +353,65 @@ export class RedisBackend extends BytesBackend {
         );
       }
       throw this.#failure(error, 'GET');
+    } finally {
+      this.#readsInFlight--;
     }
     return value === null ? NO_VALUE : value;
+  }
+
+  /**
+   * Sends the GETs gathered in the turn that just ended as one MGET (or several, of at most
+   * {@link MAX_BATCH} keys). Each caller gets the value at its own position, or the MGET's error.
+   * MGET answers nil for a key holding another type (a list, a hash): a miss for that caller,
+   * which the region regenerates and overwrites, as a lone GET's WRONGTYPE error leads to.
+   */
+  readonly #flush = (): void => {
+    const batch = this.#gathered;
+    this.#gathered = newBatch();
+    const { keys } = batch;
+    for (let start = 0; start < keys.length; start += MAX_BATCH) {
+      const end = Math.min(keys.length, start + MAX_BATCH);
+      void this.#sendBatch(batch, start, end);
+    }
+  };
+
+  async #sendBatch(batch: ReadBatch, start: number, end: number): Promise<void> {
+    this.#readsInFlight++;
+    try {
+      if (this.#closed) throw closedError();
+      if (this.#stalled !== undefined) throw this.#stillStalled('GET');
+      if (this.client.status !== 'ready') await this.#whenReady('GET');
+      const keys =
+        start === 0 && end === batch.keys.length ? batch.keys : batch.keys.slice(start, end);
+      const values =
+        keys.length === 1
+          ? [await this.client.getBuffer(keys[0]!)]
+          : await this.client.mgetBuffer(keys);
+      const { resolves } = batch;
+      for (let i = start; i < end; i++) {
+        const value = values[i - start];
+        resolves[i]!(value === null || value === undefined ? NO_VALUE : value);
+      }
+    } catch (error) {
+      for (let i = start; i < end; i++)
+        batch.rejects[i]!(this.#batchFailure(error, batch.keys[i]!));
+    } finally {
+      this.#readsInFlight--;
+    }
+  }
+
+  /** What one caller of a gathered read gets when it failed: as a lone GET would. */
+  #batchFailure(error: unknown, key: string): Error {
+    if (this.#closed) return closedError();
+    if (error instanceof RedisBackendError) return error;
+    if (error instanceof Error && error.message.startsWith('WRONGTYPE')) {
+      // Only a batch of one is a GET, which can answer WRONGTYPE.
+      return new CantDeserializeError(
+        `Redis key "${key}" holds a value of another type, not a string this backend wrote: ${error.message}`,
+        { cause: error },
+      );
+    }
+    return this.#failure(error, 'GET');
   }
 
   override async getSerializedMulti(keys: readonly string[]): Promise<Array<Uint8Array | NoValue>> {
