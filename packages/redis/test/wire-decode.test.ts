@@ -95,6 +95,16 @@ const NUMBERS = [
   '0.30000000000000004',
   '5e-324',
   '1.7976931348623157e308',
+  '9007199254740991',
+  '9007199254740992',
+  '900719925474099.3',
+  '90071992547409.93',
+  '-0.0',
+  '0.0000000000000000000001',
+  '0.00000000000000000000001',
+  '1700000000.123',
+  '4503599627370497.5',
+  '0.1000000000000000055511151231257827',
   // Not JSON numbers: JSON.parse refuses them, Number() would not.
   '01',
   '-',
@@ -157,6 +167,22 @@ describe('reading stored metadata (the fast path for the common shape)', () => {
     expect(python).toEqual({ kind: 'value', metadata: { ct: 1700000002.5, v: 2 } });
     expect(actual(enc('{"ct":1,"v":1}|x'))).toEqual({ kind: 'none' });
     expect(actual(enc('{"ct":1,"v":2'))).toEqual({ kind: 'error' });
+  });
+
+  it('reads creation times exactly as JSON.parse does, whatever their digits', () => {
+    const next = random(7);
+    const digits = (count: number) =>
+      Array.from({ length: count }, () => Math.floor(next() * 10)).join('');
+    for (let n = 0; n < 50_000; n++) {
+      const whole = String(Math.floor(next() * 10 ** Math.floor(next() * 17)));
+      const ct =
+        n % 3 === 0
+          ? String(next() * 2e9)
+          : n % 3 === 1
+            ? `${whole}.${digits(1 + Math.floor(next() * 24))}`
+            : `${next() < 0.5 ? '-' : ''}${whole}`;
+      same(enc(`{"ct":${ct},"v":2}|x`));
+    }
   });
 
   it('agrees with JSON.parse on corrupted, truncated and foreign bytes', () => {
