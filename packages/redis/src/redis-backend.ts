@@ -355,7 +355,14 @@ export class RedisBackend extends BytesBackend {
 
   /** One GET, on its own. */
   async #getOne(key: string): Promise<Uint8Array | NoValue> {
-    if (this.client.status !== 'ready') await this.#whenReady('GET');
+    if (this.client.status !== 'ready') {
+      try {
+        await this.#whenReady('GET');
+      } catch (error) {
+        // A connection that ended because of our own close() fails because of the close.
+        throw this.#closed ? closedError() : error;
+      }
+    }
     let value: Buffer | null;
     this.#readsInFlight++;
     try {
