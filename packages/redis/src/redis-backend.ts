@@ -353,35 +353,44 @@ export class RedisBackend extends BytesBackend {
     });
   }
 
-  /** One GET, on its own. */
-  async #getOne(key: string): Promise<Uint8Array | NoValue> {
-    if (this.client.status !== 'ready') {
-      try {
-        await this.#whenReady('GET');
-      } catch (error) {
-        // A connection that ended because of our own close() fails because of the close.
-        throw this.#closed ? closedError() : error;
-      }
-    }
-    let value: Buffer | null;
+  /** One GET, on its own: once ready, one promise from ioredis's and no closure but on failure. */
+  #getOne(key: string): Promise<Uint8Array | NoValue> {
+    if (this.client.status !== 'ready') return this.#getWhenReady(key);
     this.#readsInFlight++;
-    try {
-      value = await this.client.getBuffer(key);
-    } catch (error) {
-      if (this.#closed) throw closedError();
-      if (error instanceof Error && error.message.startsWith('WRONGTYPE')) {
-        // Something else (a list, a hash) lives under the key: an unreadable value, which the
-        // region reports, regenerates and overwrites (SET replaces any type).
-        throw new CantDeserializeError(
-          `Redis key "${key}" holds a value of another type, not a string this backend wrote: ${error.message}`,
-          { cause: error },
-        );
-      }
-      throw this.#failure(error, 'GET');
-    } finally {
+    return this.client.getBuffer(key).then(this.#gotOne, (error: unknown) => {
       this.#readsInFlight--;
-    }
+      throw this.#getFailure(error, key);
+    });
+  }
+
+  readonly #gotOne = (value: Buffer | null): Uint8Array | NoValue => {
+    this.#readsInFlight--;
     return value === null ? NO_VALUE : value;
+  };
+
+  async #getWhenReady(key: string): Promise<Uint8Array | NoValue> {
+    try {
+      await this.#whenReady('GET');
+    } catch (error) {
+      // A connection that ended because of our own close() fails because of the close.
+      throw this.#closed ? closedError() : error;
+    }
+    return this.#getOne(key);
+  }
+
+  /** What a caller of a failed read gets (a GET's, or an MGET's it was gathered into). */
+  #getFailure(error: unknown, key: string): Error {
+    if (this.#closed) return closedError();
+    if (error instanceof RedisBackendError) return error;
+    if (error instanceof Error && error.message.startsWith('WRONGTYPE')) {
+      // Something else (a list, a hash) lives under the key: an unreadable value, which the
+      // region reports, regenerates and overwrites (SET replaces any type). Only a GET says so.
+      return new CantDeserializeError(
+        `Redis key "${key}" holds a value of another type, not a string this backend wrote: ${error.message}`,
+        { cause: error },
+      );
+    }
+    return this.#failure(error, 'GET');
   }
 
   /**
@@ -418,32 +427,17 @@ export class RedisBackend extends BytesBackend {
         resolves[i]!(value === null || value === undefined ? NO_VALUE : value);
       }
     } catch (error) {
-      for (let i = start; i < end; i++)
-        batch.rejects[i]!(this.#batchFailure(error, batch.keys[i]!));
+      for (let i = start; i < end; i++) batch.rejects[i]!(this.#getFailure(error, batch.keys[i]!));
     } finally {
       this.#readsInFlight--;
     }
-  }
-
-  /** What one caller of a gathered read gets when it failed: as a lone GET would. */
-  #batchFailure(error: unknown, key: string): Error {
-    if (this.#closed) return closedError();
-    if (error instanceof RedisBackendError) return error;
-    if (error instanceof Error && error.message.startsWith('WRONGTYPE')) {
-      // Only a batch of one is a GET, which can answer WRONGTYPE.
-      return new CantDeserializeError(
-        `Redis key "${key}" holds a value of another type, not a string this backend wrote: ${error.message}`,
-        { cause: error },
-      );
-    }
-    return this.#failure(error, 'GET');
   }
 
   override async getSerializedMulti(keys: readonly string[]): Promise<Array<Uint8Array | NoValue>> {
     for (const key of keys) validateKey(key);
     if (keys.length === 0) return [];
     const values = await this.#command('MGET', async (client) => {
-      if (!this.isCluster) return client.mgetBuffer(...keys);
+      if (!this.isCluster) return client.mgetBuffer(keys as string[]);
       // Cluster refuses MGET across slots: one MGET per slot, all in flight together.
       const out = new Array<Buffer | null>(keys.length);
       await Promise.all(
@@ -456,7 +450,9 @@ export class RedisBackend extends BytesBackend {
       );
       return out;
     });
-    return values.map((value) => (value === null ? NO_VALUE : value));
+    const out = values as Array<Uint8Array | NoValue | null>;
+    for (let i = 0; i < out.length; i++) if (out[i] === null) out[i] = NO_VALUE;
+    return out as Array<Uint8Array | NoValue>;
   }
 
   override async setSerialized(key: string, value: Uint8Array): Promise<void> {
