@@ -14,7 +14,11 @@ import { describe, expect, it } from 'vitest';
 const raw = { serialize: (v: unknown) => v as Uint8Array, deserialize: (b: Uint8Array) => b };
 const strict = new TextDecoder('utf-8', { fatal: true });
 
-type Outcome = { kind: 'value'; metadata: unknown } | { kind: 'none' } | { kind: 'error' };
+type Outcome =
+  | { kind: 'value'; metadata: unknown; payload: string }
+  | { kind: 'none' }
+  | { kind: 'error' };
+const latin1 = (bytes: Uint8Array) => Buffer.from(bytes).toString('latin1');
 
 function reference(bytes: Uint8Array): Outcome {
   const cut = bytes.indexOf(0x7c);
@@ -28,14 +32,21 @@ function reference(bytes: Uint8Array): Outcome {
   if (metadata === null || typeof metadata !== 'object' || typeof metadata.ct !== 'number') {
     return { kind: 'error' };
   }
-  return metadata.v === 2 ? { kind: 'value', metadata } : { kind: 'none' };
+  return metadata.v === 2
+    ? { kind: 'value', metadata, payload: latin1(bytes.subarray(cut + 1)) }
+    : { kind: 'none' };
 }
 
 function actual(bytes: Uint8Array): Outcome {
   try {
     const read = deserializeCachedValue(bytes, raw);
     if (read === NO_VALUE) return { kind: 'none' };
-    return { kind: 'value', metadata: (read as CachedValue).metadata };
+    const value = read as CachedValue;
+    return {
+      kind: 'value',
+      metadata: value.metadata,
+      payload: latin1(value.payload as Uint8Array),
+    };
   } catch (error) {
     if (error instanceof CantDeserializeError) return { kind: 'error' };
     throw error;
@@ -50,6 +61,7 @@ function same(bytes: Uint8Array): void {
   if (got.kind === 'value' && expected.kind === 'value') {
     const a = got.metadata as Record<string, unknown>;
     const b = expected.metadata as Record<string, unknown>;
+    expect(got.payload, label).toBe(expected.payload);
     expect(Object.keys(a), label).toEqual(Object.keys(b));
     for (const key of Object.keys(b))
       expect(Object.is(a[key], b[key]), `${label} ${key}`).toBe(true);
@@ -162,9 +174,17 @@ describe('reading stored metadata (the fast path for the common shape)', () => {
 
   it('reads what this project and Python dogpile.cache write', () => {
     const ours = actual(enc('{"ct":1700000001.25,"v":2}|[1,"two"]'));
-    expect(ours).toEqual({ kind: 'value', metadata: { ct: 1700000001.25, v: 2 } });
+    expect(ours).toEqual({
+      kind: 'value',
+      metadata: { ct: 1700000001.25, v: 2 },
+      payload: '[1,"two"]',
+    });
     const python = actual(enc('{"ct": 1700000002.5, "v": 2}|{"a": [1, 2]}'));
-    expect(python).toEqual({ kind: 'value', metadata: { ct: 1700000002.5, v: 2 } });
+    expect(python).toEqual({
+      kind: 'value',
+      metadata: { ct: 1700000002.5, v: 2 },
+      payload: '{"a": [1, 2]}',
+    });
     expect(actual(enc('{"ct":1,"v":1}|x'))).toEqual({ kind: 'none' });
     expect(actual(enc('{"ct":1,"v":2'))).toEqual({ kind: 'error' });
   });
@@ -203,6 +223,13 @@ describe('reading stored metadata (the fast path for the common shape)', () => {
     same(new Uint8Array([0x7b, 0xff, 0x7d, 0x7c]));
     same(new Uint8Array([...enc('{"ct":1,"v":2'), 0xc3, 0x28, 0x7d, 0x7c]));
     same(enc('|'));
+    same(enc('{"ct":1,"v":2} |x'));
+    same(enc('{"ct":1,"v":2}x|x'));
+    same(enc('{"ct":1,"v":2}||x'));
+    same(enc('{"ct":1,"v":2}'));
+    same(enc('{"ct":1,"v":2} '));
+    same(enc('{"ct":1,"v":2|}|x'));
+    same(enc('{"ct":1|,"v":2}|x'));
     same(enc('{"ct":1,"v":2}'));
   });
 });
