@@ -8,7 +8,7 @@ import {
   reportError,
   validateKey,
 } from '@dogpile/core';
-import { Cluster, Redis } from 'ioredis';
+import { Cluster, Redis, ReplyError } from 'ioredis';
 import { groupBySlot } from './cluster-slots.js';
 import { RedisBackendError, toRedisError } from './errors.js';
 import { LockNotifier } from './lock-notifier.js';
@@ -395,7 +395,9 @@ export class RedisBackend extends BytesBackend {
 
   /**
    * Sends the GETs gathered in the turn that just ended as one MGET (or several, of at most
-   * {@link MAX_BATCH} keys). Each caller gets the value at its own position, or the MGET's error.
+   * {@link MAX_BATCH} keys). Each caller gets the value at its own position; when the MGET fails
+   * (a timeout, a lost connection), each gets the error a lone GET would; when the server refuses
+   * it, each key is read again alone.
    * MGET answers nil for a key holding another type (a list, a hash): a miss for that caller,
    * which the region regenerates and overwrites, as a lone GET's WRONGTYPE error leads to.
    */
@@ -427,6 +429,14 @@ export class RedisBackend extends BytesBackend {
         resolves[i]!(value === null || value === undefined ? NO_VALUE : value);
       }
     } catch (error) {
+      if (end - start > 1 && error instanceof ReplyError && !this.#closed) {
+        // The server refused the MGET itself (a NOPERM for one key under an ACL, say): each
+        // caller gets its own key's answer, so one key's error fails none of the others.
+        for (let i = start; i < end; i++) {
+          this.#getOne(batch.keys[i]!).then(batch.resolves[i], batch.rejects[i]);
+        }
+        return;
+      }
       for (let i = start; i < end; i++) batch.rejects[i]!(this.#getFailure(error, batch.keys[i]!));
     } finally {
       this.#readsInFlight--;

@@ -1,6 +1,6 @@
 import { CantDeserializeError, NO_VALUE, type NoValue } from '@dogpile/core';
 import { startRedis } from '@dogpile/test-servers';
-import type { Redis } from 'ioredis';
+import { type Redis, Redis as RedisClient } from 'ioredis';
 import { describe, expect, it, vi } from 'vitest';
 import { RedisBackend, RedisBackendError } from '../src/index.js';
 import { eventually, makeBackend, noServers, sleep, targets, uniquePrefix } from './helpers.js';
@@ -177,6 +177,39 @@ describe.skipIf(noServers)('batched reads (standalone only)', () => {
     } finally {
       process.kill(pid, 'SIGCONT');
       await backend.close();
+      await server.stop();
+    }
+  }, 20_000);
+
+  it('a key the server refuses (an ACL) fails its own read only, not the others gathered with it', async () => {
+    const server = await startRedis();
+    const admin = new RedisClient({ port: server.port, lazyConnect: true });
+    const backend = new RedisBackend({
+      port: server.port,
+      username: 'limited',
+      password: 'pw',
+    });
+    try {
+      await admin.connect();
+      await admin.call('ACL', 'SETUSER', 'limited', 'on', '>pw', '~ok:*', '+@all');
+      for (let i = 0; i < 20; i++) await admin.set(`ok:${i}`, stored(i));
+      await admin.set('secret', stored(99));
+      await backend.getSerialized('ok:0'); // connected
+      const mgets = countMgets(backend);
+      const keys = [
+        'ok:0',
+        ...Array.from({ length: 20 }, (_, i) => (i === 7 ? 'secret' : `ok:${i}`)),
+      ];
+      const results = await Promise.all(keys.map((key) => outcome(backend.getSerialized(key))));
+      expect(mgets.calls()).toBe(1);
+      keys.forEach((key, j) => {
+        expect(results[j]).toBe(
+          key === 'secret' ? 'RedisBackendError ERR_REDIS_COMMAND' : stored(Number(key.slice(3))),
+        );
+      });
+    } finally {
+      await backend.close();
+      await admin.quit().catch(() => admin.disconnect());
       await server.stop();
     }
   }, 20_000);
