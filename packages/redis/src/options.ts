@@ -352,8 +352,8 @@ export function resolveOptions(input: RedisBackendOptions = {}): ResolvedOptions
   // stale values or report the error, which beats a caller hanging on a reconnect loop.
   // A cache sees many small concurrent reads, and one command (one write syscall, one reply to
   // parse) per read is most of a client's CPU time: batchReads gathers them into MGETs, without
-  // the wait for the next turn that ioredis's auto-pipelining puts on a lone read (one turn, a
-  // third of a read's time). Without batchReads, auto-pipelining is the next best thing.
+  // the wait for the next turn that ioredis's auto-pipelining puts on a lone read. Without
+  // batchReads, auto-pipelining is the next best thing.
   const batchReads = (options.batchReads as boolean | undefined) ?? true;
   const base: RedisOptions = {
     connectTimeout: connectTimeoutMs,
