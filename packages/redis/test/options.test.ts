@@ -16,6 +16,7 @@ describe('RedisBackend options', () => {
       expirationMs: undefined,
       distributedLock: false,
       lockNotify: true,
+      batchReads: true,
       lease: {
         lockTimeoutMs: 10_000,
         lockBlockingTimeoutMs: null,
@@ -24,6 +25,18 @@ describe('RedisBackend options', () => {
         lockPollMinMs: 5,
         lockPollMaxMs: 100,
       },
+    });
+    // Reads are batched, so ioredis's auto-pipelining (which holds a lone read a turn) is off,
+    // unless batching is; Cluster keeps it (reads are not batched there).
+    expect(options.connection).toMatchObject({ options: { enableAutoPipelining: false } });
+    expect(resolveOptions({ batchReads: false }).connection).toMatchObject({
+      options: { enableAutoPipelining: true },
+    });
+    expect(
+      resolveOptions({ redisOptions: { enableAutoPipelining: true } }).connection,
+    ).toMatchObject({ options: { enableAutoPipelining: true } });
+    expect(resolveOptions({ startupNodes: [{ host: 'h', port: 1 }] }).connection).toMatchObject({
+      options: { enableAutoPipelining: true, redisOptions: { enableAutoPipelining: true } },
     });
     // Without release announcements, polling is how a waiter learns of a release: it polls faster.
     expect(resolveOptions({ lockNotify: false }).lease).toMatchObject({
@@ -155,6 +168,7 @@ describe('RedisBackend options', () => {
     [{ startupNodes: [{ host: 'a', port: 1 }], db: 2 }, /Cluster has only database 0/],
     [{ client: { get: () => {} } }, /client must be an ioredis Redis or Cluster instance/],
     [{ distributedLock: 'yes' }, /distributedLock must be a boolean/],
+    [{ batchReads: 1 }, /batchReads must be a boolean/],
     [{ serializer: {} }, /serializer must have serialize\(\) and deserialize\(\)/],
     [{ keyMangler: 'sha1' }, /keyMangler must be a function/],
   ])('rejects %j with a ValidationError', (options, message) => {
