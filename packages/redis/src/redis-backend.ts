@@ -335,7 +335,12 @@ export class RedisBackend extends BytesBackend {
   // ---------------------------------------------------------------- storage
 
   override getSerialized(key: string): Promise<Uint8Array | NoValue> {
-    validateKey(key);
+    // A promise-returning method rejects rather than throws, whatever is wrong.
+    try {
+      validateKey(key);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     // The fast path of every read: no wrapper closure, no extra promise when ready.
     if (this.#closed) return Promise.reject(closedError());
     if (this.#stalled !== undefined) return Promise.reject(this.#stillStalled('GET'));

@@ -4,6 +4,7 @@ import {
   makeRegion,
   NO_VALUE,
   type NoValue,
+  ValidationError,
   v8Serializer,
 } from '@dogpile/core';
 import type { Cluster } from 'ioredis';
@@ -174,6 +175,19 @@ describe.skipIf(noServers)('RedisBackend on a Cluster', () => {
     await backend.setMulti(new Map(keys.map((key) => [key, new CachedValue(key, meta())])));
     expect((await cluster.raw().mget(...keys)).every((value) => value !== null)).toBe(true);
     expect((await backend.getMulti(keys)).map(payloadOf)).toEqual(keys);
+  });
+});
+
+describe.skipIf(noServers)('RedisBackend bad keys', () => {
+  it('getSerialized rejects (never throws) for a key that is not a well-formed string', async () => {
+    const backend = makeBackend(targets[0]!);
+    for (const key of [42, '\ud800']) {
+      let promise: Promise<unknown> | undefined;
+      expect(() => {
+        promise = backend.getSerialized(key as string);
+      }).not.toThrow();
+      await expect(promise).rejects.toBeInstanceOf(ValidationError);
+    }
   });
 });
 
