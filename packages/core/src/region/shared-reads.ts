@@ -118,14 +118,20 @@ export class SharedReads {
     if (inFlight !== undefined) return inFlight.then(this.#join(key, inFlight).copyOf);
     const read = backend.getSerialized(key);
     this.#inFlight.set(key, read);
-    // Registered before #track's, so it runs while a joined value is still to be found.
-    const own = read.then((bytes) => {
-      const joined = this.#joined.size === 0 ? undefined : this.#joined.get(key);
-      if (joined !== undefined && joined.read === read) return joined.copyOf(bytes);
-      return this.decode(bytes, key);
-    });
-    this.#track(key, read);
-    return own;
+    // This caller's own handler also forgets the read once it settles: a hit, the common case,
+    // costs one promise on top of the backend's, not two.
+    return read.then(
+      (bytes) => {
+        const joined = this.#joined.size === 0 ? undefined : this.#joined.get(key);
+        this.#settled(key, read);
+        if (joined !== undefined && joined.read === read) return joined.copyOf(bytes);
+        return this.decode(bytes, key);
+      },
+      (error: unknown) => {
+        this.#settled(key, read);
+        throw error;
+      },
+    );
   }
 
   /**
@@ -166,12 +172,14 @@ export class SharedReads {
 
   /** Forgets `read` once it settles, unless a later read of `key` took its place. */
   #track(key: string, read: Promise<Uint8Array | NoValue>): void {
-    const settled = () => {
-      if (this.#inFlight.get(key) !== read) return;
-      this.#inFlight.delete(key);
-      if (this.#joined.size > 0 && this.#joined.get(key)?.read === read) this.#joined.delete(key);
-    };
+    const settled = () => this.#settled(key, read);
     read.then(settled, settled);
+  }
+
+  #settled(key: string, read: Promise<Uint8Array | NoValue>): void {
+    if (this.#inFlight.get(key) !== read) return;
+    this.#inFlight.delete(key);
+    if (this.#joined.size > 0 && this.#joined.get(key)?.read === read) this.#joined.delete(key);
   }
 
   /** A value from bytes read for one caller only; bytes it cannot read are a miss, reported. */
