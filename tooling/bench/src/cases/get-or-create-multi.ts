@@ -44,7 +44,7 @@ function cases(mode: Mode, size: number): MultiCase[] {
   if (mode === 'warm') {
     const keys = makeKeys(`multi-${size}`, size);
     const map = new Map<string, unknown>(keys.map((k) => [k, VALUE]));
-    let region = freshRegion();
+    let region: ReturnType<typeof freshRegion> | undefined;
     return [
       {
         name: baseline,
@@ -58,14 +58,18 @@ function cases(mode: Mode, size: number): MultiCase[] {
         size,
         baseline,
         prepare: async (calls) => {
-          region = freshRegion();
-          await region.getOrCreateMulti(keys, create);
+          const current = freshRegion();
+          region = current;
+          await current.getOrCreateMulti(keys, create);
           return Array.from({ length: calls }, () => async () => {
-            const values = await region.getOrCreateMulti(keys, neverCalled);
+            const values = await current.getOrCreateMulti(keys, neverCalled);
             if (values.length !== size) throw new Error('getOrCreateMulti lost values');
           });
         },
-        done: () => region.close(),
+        done: async () => {
+          await region?.close();
+          region = undefined;
+        },
       },
     ];
   }
