@@ -38,7 +38,7 @@ export const SETTINGS = {
     getMultiRemote: { iterations: 200 },
     getOrCreateMulti: { sizes: [10, 1_000, 10_000], keysPerRound: 10_000, rounds: 1 },
     stampedeInProcess: { callers: 1000, creatorMs: 50, rounds: 1, warmup: 1 },
-    stampedeCurve: { sizes: [1_000, 10_000, 100_000], creatorMs: 20, rounds: 1, warmup: 1 },
+    stampedeCurve: { sizes: [1_000, 10_000, 100_000], creatorMs: 20, rounds: 1, warmup: 0 },
     processes: 8,
     stampedeProcesses: { callers: 250, creatorMs: 100, rounds: 1, warmup: 1 },
     stampedeFresh: { rounds: 1 },
