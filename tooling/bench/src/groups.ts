@@ -18,6 +18,11 @@ export interface TimingGroup {
 /** One burst of concurrent callers on one cold key. */
 export interface StampedeRound {
   creatorRuns: number;
+  /**
+   * Milliseconds from the start of the burst (in the process that ran it) to the first creator
+   * run: what a caller waits before any work starts (lock, connection, first compile).
+   */
+  creatorStartMs?: number;
   /** Caller latencies in milliseconds. */
   p50: number;
   p99: number;

@@ -1,4 +1,11 @@
-import type { CurveGroup, Group, StampedeGroup, StampedeResult, TimingGroup } from './groups.js';
+import type {
+  CurveGroup,
+  Group,
+  StampedeGroup,
+  StampedeResult,
+  StampedeRound,
+  TimingGroup,
+} from './groups.js';
 import { median } from './harness.js';
 
 const fmt = (n: number, digits = 0) =>
@@ -47,6 +54,12 @@ export function creatorRunsLabel(result: Pick<StampedeResult, 'rounds'>): string
   return lo === hi ? `${lo}` : `${lo}-${hi}`;
 }
 
+/** The median delay before the first creator run, in ms ("-" when not recorded). */
+function creatorStartLabel(rounds: readonly StampedeRound[]): string {
+  const starts = rounds.flatMap((x) => (x.creatorStartMs === undefined ? [] : [x.creatorStartMs]));
+  return starts.length === 0 ? '-' : `${fmt(median(starts), 1)} ms`;
+}
+
 /** Creator runs and the callers' latency: medians over rounds, then the worst round's tail. */
 export function printStampedeGroup(group: StampedeGroup): void {
   console.log(`\n${group.title}`);
@@ -54,6 +67,7 @@ export function printStampedeGroup(group: StampedeGroup): void {
     [
       'contender',
       'creator runs',
+      'creator starts',
       'p50 ms',
       'p99 ms',
       'max ms',
@@ -66,6 +80,7 @@ export function printStampedeGroup(group: StampedeGroup): void {
       return [
         r.name,
         creatorRunsLabel(r),
+        creatorStartLabel(r.rounds),
         fmt(median(r.rounds.map((x) => x.p50)), 1),
         fmt(p99, 1),
         fmt(median(r.rounds.map((x) => x.max)), 1),
