@@ -12,6 +12,9 @@ export interface CaseResult {
   nsPerOp: number;
   /** Every round's ns/op, to judge the spread. */
   rounds: number[];
+  /** This row's own baseline and reference, when a table holds several sizes (else the group's). */
+  baseline?: string;
+  reference?: string;
 }
 
 export interface RunOptions {

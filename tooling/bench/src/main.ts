@@ -17,11 +17,15 @@ import { fileHit } from './cases/file-hit.js';
 import { FILE_HIT_SETTINGS } from './cases/file-shared.js';
 import { fileStampede } from './cases/file-stampede.js';
 import { getMulti } from './cases/get-multi.js';
+import { getOrCreateMulti } from './cases/get-or-create-multi.js';
 import { MEMCACHED_HIT_SETTINGS, memcachedHit } from './cases/memcached-hit.js';
 import { MEMCACHED_STAMPEDE_SETTINGS, memcachedStampede } from './cases/memcached-stampede.js';
 import { memoryHit } from './cases/memory-hit.js';
+import { memoryHitSizes } from './cases/memory-hit-sizes.js';
 import { proxiesMemoryHit, proxiesRedisHit } from './cases/proxies-hit.js';
 import { redisHit } from './cases/redis-hit.js';
+import { stampedeCurve } from './cases/stampede-curve.js';
+import { stampedeFresh } from './cases/stampede-fresh.js';
 import { stampedeInProcess } from './cases/stampede-in-process.js';
 import { stampedeProcesses } from './cases/stampede-processes.js';
 import { ChildPool } from './child-pool.js';
@@ -101,12 +105,23 @@ try {
   await section('memory hit path', (onProgress) =>
     memoryHit({ ...settings.memoryHit, onProgress }),
   );
+  await section('memory hit path by key set size', (onProgress) =>
+    memoryHitSizes({ ...settings.memoryHitSizes, onProgress }),
+  );
   await section('stampede, 1 process', (onProgress) =>
     stampedeInProcess({ ...settings.stampedeInProcess, onProgress }),
+  );
+  await section('stampede, 1 process, cost per caller', (onProgress) =>
+    stampedeCurve({ ...settings.stampedeCurve, onProgress }),
   );
   await section('getMulti, memory', (onProgress) =>
     getMulti({ kind: 'memory' }, { ...settings.getMulti, onProgress }),
   );
+  for (const mode of ['warm', 'cold'] as const) {
+    await section(`getOrCreateMulti, memory, ${mode}`, (onProgress) =>
+      getOrCreateMulti(mode, { ...settings.getOrCreateMulti, onProgress }),
+    );
+  }
   await section('proxies, memory hit path', (onProgress) =>
     proxiesMemoryHit({ ...settings.memoryHit, onProgress }),
   );
@@ -163,6 +178,18 @@ try {
         stampedeProcesses(children, store.kind, { ...settings.stampedeProcesses, onProgress }),
       );
     }
+  }
+  // The same stampede as the first work of freshly started processes (a deploy), dogpile only.
+  for (const store of stores) {
+    await section(`stampede, ${settings.processes} fresh processes, ${store.kind}`, (onProgress) =>
+      stampedeFresh(store, {
+        processes: settings.processes,
+        callers: settings.stampedeProcesses.callers,
+        creatorMs: settings.stampedeProcesses.creatorMs,
+        rounds: settings.stampedeFresh.rounds,
+        onProgress,
+      }),
+    );
   }
 
   // Files: one directory shared by every process, no server.

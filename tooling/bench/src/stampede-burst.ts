@@ -17,6 +17,8 @@ export function roundProgress(round: number, warmup: number, rounds: number): st
 export interface Burst {
   /** How often this process ran the creator. */
   creatorRuns: number;
+  /** Milliseconds from this burst's first call to its first creator run (none: absent). */
+  creatorStartMs?: number;
   /** Each caller's latency, milliseconds. */
   latencies: number[];
 }
@@ -32,11 +34,14 @@ export async function burst(
   creatorMs: number,
 ): Promise<Burst> {
   let creatorRuns = 0;
+  let creatorStartMs: number | undefined;
   const creator = async () => {
     creatorRuns++;
+    creatorStartMs ??= performance.now() - started;
     await sleep(creatorMs);
     return VALUE;
   };
+  const started = performance.now();
   const latencies = await Promise.all(
     Array.from({ length: callers }, async () => {
       const started = performance.now();
@@ -47,14 +52,18 @@ export async function burst(
       return performance.now() - started;
     }),
   );
-  return { creatorRuns, latencies };
+  return creatorStartMs === undefined
+    ? { creatorRuns, latencies }
+    : { creatorRuns, creatorStartMs, latencies };
 }
 
 /** One round's figures from the bursts of every process. */
 export function summarize(bursts: readonly Burst[]): StampedeRound {
   const sorted = bursts.flatMap((b) => b.latencies).sort((a, b) => a - b);
+  const starts = bursts.flatMap((b) => (b.creatorStartMs === undefined ? [] : [b.creatorStartMs]));
   return {
     creatorRuns: bursts.reduce((sum, b) => sum + b.creatorRuns, 0),
+    ...(starts.length > 0 ? { creatorStartMs: Math.min(...starts) } : {}),
     p50: percentile(sorted, 50),
     p99: percentile(sorted, 99),
     max: sorted[sorted.length - 1]!,

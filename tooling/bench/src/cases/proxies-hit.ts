@@ -15,6 +15,7 @@ import { RedisBackend } from '@dogpile/redis';
 import { HOT_KEYS, makeKeys, neverCalled, TTL_SECONDS, VALUE } from '../fixtures.js';
 import type { TimingGroup } from '../groups.js';
 import { type BenchCase, type RunOptions, runInterleaved } from '../harness.js';
+import { RAW_REDIS_GET, rawGet } from './redis-hit.js';
 
 const PLAIN_MEMORY = 'plain MemoryBackend';
 const PLAIN_REDIS = 'plain RedisBackend';
@@ -77,12 +78,14 @@ export async function proxiesMemoryHit(options: RunOptions): Promise<TimingGroup
 
 /**
  * The tiered read that misses L1 and hits L2 (an L1 of one entry, cycling over 1,024 keys)
- * against the same read on a plain `RedisBackend`, one call in flight.
+ * against the same read on a plain `RedisBackend`, one call in flight, and both against the
+ * raw baseline, a raw ioredis `GET` of the JSON string.
  */
 export async function proxiesRedisHit(url: string, options: RunOptions): Promise<TimingGroup> {
   const redis = () => new RedisBackend({ url, distributedLock: true });
   const results = await runInterleaved(
     [
+      rawGet(url, RAW_REDIS_GET, false),
       regionHit(PLAIN_REDIS, redis, () => []),
       regionHit('TieredProxy (L1 miss, L2 hit)', redis, () => [
         new TieredProxy({ l1MaxEntries: 1 }),
@@ -94,7 +97,7 @@ export async function proxiesRedisHit(url: string, options: RunOptions): Promise
   return {
     kind: 'timing',
     title: 'Tiered L1/L2 over Redis (warm key, getOrCreate, 1 in flight)',
-    baseline: PLAIN_REDIS,
+    baseline: RAW_REDIS_GET,
     reference: PLAIN_REDIS,
     results,
     notApplicable: [],

@@ -6,14 +6,15 @@ import { dogpileUnpipelined } from '../peers/dogpile.js';
 import { CONTENDERS, closeAll, contendersOn } from '../peers/index.js';
 import { hitCase } from './hit-case.js';
 
-const BASELINE = 'raw ioredis GET';
+export const RAW_REDIS_GET = 'raw ioredis GET';
+const BASELINE = RAW_REDIS_GET;
 
 /**
  * A raw ioredis `GET` of the stored JSON string (no decoding): the floor of any Redis cache.
  * Both a default client, the baseline, and an auto-pipelined one, since dogpile's backend
  * enables auto-pipelining and at 64 in flight that alone moves the figures.
  */
-function rawGet(url: string, name: string, autoPipelining: boolean): BenchCase {
+export function rawGet(url: string, name: string, autoPipelining: boolean): BenchCase {
   const keys = makeKeys(autoPipelining ? 'raw-ap' : 'raw', HOT_KEYS);
   // Connected in setup, so a case that never ran leaves no connection to close.
   let client: Redis | undefined;
