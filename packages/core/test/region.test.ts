@@ -462,4 +462,28 @@ describe('a region not configured, or closed', () => {
       code: 'ERR_REGION_NOT_CONFIGURED',
     });
   });
+
+  it('every async method rejects (never throws) when not configured', async () => {
+    const region = makeRegion();
+    const calls: Array<() => Promise<unknown>> = [
+      () => region.get('k'),
+      () => region.getMulti(['k']),
+      () => region.getValueMetadata('k'),
+      () => region.getOrCreate('k', () => 1),
+      () => region.getOrCreateMulti(['k'], () => [1]),
+      () => region.set('k', 1),
+      () => region.setMulti({ k: 1 }),
+      () => region.delete('k'),
+      () => region.deleteMulti(['k']),
+      () => region.invalidateTags(['t']),
+      () => region.keyIsLocked('k'),
+    ];
+    for (const call of calls) {
+      let promise: Promise<unknown> | undefined;
+      expect(() => {
+        promise = call();
+      }, call.toString()).not.toThrow();
+      await expect(promise).rejects.toMatchObject({ code: 'ERR_REGION_NOT_CONFIGURED' });
+    }
+  });
 });

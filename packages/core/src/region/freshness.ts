@@ -52,14 +52,21 @@ export class Freshness {
 
   /** A present value that is neither expired nor invalidated for a read with `expiration`. */
   usable(value: CachedValue | NoValue, expiration: number | null): value is CachedValue {
+    return this.usableUntagged(value, expiration) && !staleByTag((value as CachedValue).metadata);
+  }
+
+  /**
+   * {@link usable} for a value as read, without tags (`tg`): no tag can have marked it stale, so
+   * the hit path of an untagged value skips that look-up.
+   */
+  usableUntagged(value: CachedValue | NoValue, expiration: number | null): value is CachedValue {
     if (value === NO_VALUE || value == null) return false;
     const metadata = (value as CachedValue).metadata;
     if (metadata == null || metadata.v !== VALUE_VERSION) return false;
     const ct = metadata.ct;
     return (
       (expiration === null || this.#expiryNow() - ct <= lifeOf(metadata, expiration)) &&
-      !this.invalidator.isInvalidated(ct) &&
-      !staleByTag(metadata)
+      !this.invalidator.isInvalidated(ct)
     );
   }
 

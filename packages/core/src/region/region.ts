@@ -242,10 +242,7 @@ export class CacheRegion {
   }
 
   #notConfigured(): never {
-    if (this.#closed) {
-      throw new RegionClosedError(this.name);
-    }
-    throw new RegionNotConfiguredError(this.name);
+    throw this.#closed ? new RegionClosedError(this.name) : new RegionNotConfiguredError(this.name);
   }
 
   /** Closes the backend (and every proxy in front of it). The region cannot be used afterwards. */
@@ -278,7 +275,7 @@ export class CacheRegion {
   }
 
   /** Values for `keys` in order, `NO_VALUE` where {@link get} would give it; one backend call. */
-  getMulti<T = unknown>(
+  async getMulti<T = unknown>(
     keys: readonly string[],
     options?: GetOptions,
   ): Promise<Array<T | NoValue>> {
@@ -347,11 +344,8 @@ export class CacheRegion {
 
   /**
    * Retires every value created before now that carries one of `tags` (`getOrCreate`'s `tags`,
-   * or `setTags`), in every process that shares the backend: the times are stored there (see
-   * `tagCacheTime`). Hard (the default): those values become misses; soft: stale.
-   *
-   * @example
-   * await region.invalidateTags(['user:7'], { hard: false });
+   * `setTags`), in every process sharing the backend, where the times are kept (`tagCacheTime`).
+   * Hard (the default): those values become misses; soft: stale.
    */
   async invalidateTags(tags: readonly string[], options: { hard?: boolean } = {}): Promise<void> {
     const { tags: index } = this.#open();
@@ -388,11 +382,13 @@ export class CacheRegion {
         : resolveCallSettings(defaults, options as never, 'getOrCreate');
     let value: CachedValue | NoValue;
     let readFailed = false;
+    let tagged = false;
     try {
       // A store that answers at once (memory) is read without a turn of the event loop.
       const readNow = store.readNow;
       value = readNow !== undefined ? readNow(mangled) : await store.read(mangled);
       if (hasTags(value)) {
+        tagged = true;
         // Awaited only if it had to read: a tagged hit on current tag times takes no extra turn.
         const checked = tags.check(value);
         value = checked instanceof Promise ? await checked : checked;
@@ -402,15 +398,19 @@ export class CacheRegion {
       value = store.failedRead(error, key, settings.failSafe);
       readFailed = settings.failSafe;
     }
-    if (this.#freshness.usable(value, settings.expiration)) {
+    const { expiration } = settings;
+    const freshness = this.#freshness;
+    if (
+      tagged ? freshness.usable(value, expiration) : freshness.usableUntagged(value, expiration)
+    ) {
       if (hitChannel.hasSubscribers) publishHit(this.name, key);
-      if (settings.earlyBeta === 0) return value.payload as T;
+      if (settings.earlyBeta === 0) return (value as CachedValue).payload as T;
       const call = { key, mangled, first: value, creator, settings, early: true, readFailed };
-      return refreshEarly({ flow, call, freshness: this.#freshness, random: this.#random });
+      return refreshEarly({ flow, call, freshness, random: this.#random });
     }
     // A caller with nothing at all is a miss or, if another caller here creates the value for
     // it, coalesced: the flow tells which. A stale read is a miss now.
-    const stale = !this.#freshness.isMiss(value);
+    const stale = !freshness.isMiss(value);
     if (stale && missChannel.hasSubscribers) publishMiss(this.name, key, true);
     const call = { key, mangled, first: value, creator, settings, early: false, readFailed };
     return runMiss<T>(flow, call);
