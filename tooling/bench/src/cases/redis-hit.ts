@@ -39,7 +39,7 @@ export async function redisHit(
   inFlight: number,
   options: RunOptions,
 ): Promise<TimingGroup> {
-  // Ours with auto-pipelining off right after ours, so the two read side by side.
+  // Ours with batchReads off right after ours, so the two read side by side.
   const [ours, ...peers] = CONTENDERS;
   const { contenders, notApplicable } = await contendersOn({ kind: 'redis', url }, [
     ours!,
