@@ -44,9 +44,13 @@ async function join<T>(ctx: FlowContext, call: MissCall<T>): Promise<T> {
       value = readNow !== undefined ? readNow(mangled) : await store.read(mangled);
     }
     if (hasTags(value)) value = await ctx.tags.check(value);
-  } catch {
-    // The flow reads again and handles the failure where it belongs (fail-safe, a miss).
-    return new MissFlow<T>(ctx, call).run();
+    if (store.failing) store.answered();
+  } catch (error) {
+    // As the flow's own reads: an unreadable value is a miss (reported); a failing backend
+    // throws, or with fail-safe is reported once and the flow goes on without it.
+    const { failSafe } = call.settings;
+    const first = store.failedRead(error, key, failSafe);
+    return new MissFlow<T>(ctx, { ...call, first, readFailed: failSafe }).run();
   }
   if (!freshness.usable(value, call.settings.expiration)) {
     return new MissFlow<T>(ctx, { ...call, first: value }).run();
