@@ -171,10 +171,10 @@ export class Creation<T> implements CreationContext<T> {
    * `hardTimeoutMs`, or by {@link abort}); a result that comes after that is dropped.
    */
   run(create: () => T | Promise<T>, hardTimeoutMs: number | null): T | Promise<T> {
-    // A creator that answers synchronously cannot be aborted mid-way: no timer, no promise.
-    // Abandoned before it began (abortWhenAbandoned): the creator is not called at all.
+    // Aborted before it began (abandoned, or the region closed): the creator is not called.
     const aborted = this.#controller?.signal;
     if (aborted?.aborted) return Promise.reject(aborted.reason);
+    // A creator that answers synchronously cannot be aborted mid-way: no timer, no promise.
     const created = create();
     if (!isThenable(created)) return created;
     return new Promise<T>((resolve, reject) => {
