@@ -113,6 +113,7 @@ export type {
   CachedFunction,
   CachedMultiFunction,
   CacheMultiOnArgumentsOptions,
+  CacheOnArgumentsDecorator,
   CacheOnArgumentsOptions,
   MultiDictResult,
 } from './region/cached-function.js';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   argToKeyPart,
+  type CreationContext,
   functionKeyGenerator,
   functionMultiKeyGenerator,
   makeRegion,
@@ -178,6 +179,42 @@ describe('cacheOnArguments (dogpile test_decorator.py)', () => {
     });
     await addCached(1, 2);
     expect([...regionWide.backend.store.keys()]).toEqual(['custom-add-2']);
+  });
+});
+
+describe('cacheOnArguments withContext', () => {
+  it('passes the creator context after the arguments, keyed on the arguments alone', async () => {
+    const backend = new MapBackend();
+    const region = makeRegion().configure(backend, { expirationTime: 600 });
+    const seen: Array<{ args: unknown[]; key: string }> = [];
+    const load = region.cacheOnArguments({ withContext: true, namespace: 'load' })(
+      async (id: number, ctx: CreationContext<string>) => {
+        seen.push({ args: [id], key: ctx.key });
+        ctx.setTags([`id:${id}`]);
+        if (id === 0) ctx.skip();
+        return `v${id}`;
+      },
+    );
+    expect(await load(7)).toBe('v7');
+    expect(await load(7)).toBe('v7');
+    expect(seen).toEqual([{ args: [7], key: 'load|7' }]);
+    expect([...backend.store.keys()]).toEqual(['load|7']);
+    await region.invalidateTags(['id:7']);
+    expect(await load.get(7)).toBe(NO_VALUE);
+    expect(await load(0)).toBe('v0');
+    expect(await load.get(0)).toBe(NO_VALUE); // skipped
+    expect(await load.refresh(0)).toBe('v0');
+    expect(await load.get(0)).toBe(NO_VALUE); // refresh honours skip
+    expect(await load.refresh(8)).toBe('v8');
+    expect(await load.get(8)).toBe('v8');
+  });
+
+  it('is off by default: a function with an optional parameter never gets the context', async () => {
+    const region = makeRegion().configure(new MapBackend(), { expirationTime: 600 });
+    const greet = region.cacheOnArguments({ namespace: 'greet' })(
+      (name: string, greeting?: string) => `${greeting ?? 'hello'} ${name}`,
+    );
+    expect(await greet('ada')).toBe('hello ada');
   });
 });
 

@@ -1,5 +1,10 @@
 import { describe, expectTypeOf, it } from 'vitest';
-import { type CachedFunction, makeRegion, type NoValue } from '../src/index.js';
+import {
+  type CachedFunction,
+  type CreationContext,
+  makeRegion,
+  type NoValue,
+} from '../src/index.js';
 import { MapBackend } from './helpers.js';
 
 interface User {
@@ -30,6 +35,17 @@ describe('types that infer', () => {
   it('a type given explicitly still constrains the function', () => {
     // @ts-expect-error a string is not a number
     region.cacheOnArguments<number>({ namespace: 'n' })((n: number) => String(n));
+  });
+
+  it('withContext: the wrapped function takes the arguments before the context', async () => {
+    const search = region.cacheOnArguments({ withContext: true, namespace: 'search' })(
+      async (q: string, limit: number, ctx: CreationContext<string[]>) => {
+        expectTypeOf(ctx.signal).toEqualTypeOf<AbortSignal>();
+        return [q.repeat(limit)];
+      },
+    );
+    expectTypeOf(search).toEqualTypeOf<CachedFunction<[q: string, limit: number], string[]>>();
+    expectTypeOf(await search('a', 2)).toEqualTypeOf<string[]>();
   });
 
   it('cacheMultiOnArguments takes its value type from the function', async () => {

@@ -6,6 +6,7 @@ import type {
   ToStr,
 } from '../keys/key-generators.js';
 import { NO_VALUE, type NoValue } from '../no-value.js';
+import { Creation, type CreationContext } from './creation.js';
 import type { CachingRegion } from './region-options.js';
 
 /** What a `cacheMultiOnArguments({ asdict: true })` function returns. */
@@ -26,7 +27,32 @@ export interface CacheOnArgumentsOptions<R> {
   toStr?: ToStr;
   /** Replaces the region's key generator for this function. */
   functionKeyGenerator?: FunctionKeyGenerator;
+  /**
+   * Call the function with the creator's {@link CreationContext} after its own arguments (it
+   * does not enter the key): its `signal`, `setExpirationTime`, `skip`, `setTags`. Off by default
+   * because a function with optional parameters would take the context for one of them.
+   * `.refresh()` passes a context whose signal never aborts, and honours only `skip`. Default: `false`.
+   *
+   * @example
+   * const search = region.cacheOnArguments({ withContext: true })(
+   *   async function search(q: string, ctx: CreationContext) {
+   *     return api.search(q, { signal: ctx.signal });
+   *   },
+   * );
+   * await search('dogpile'); // called with ('dogpile', ctx); keyed on 'dogpile' alone
+   */
+  withContext?: boolean;
 }
+
+/**
+ * What `cacheOnArguments(options)` returns: a decorator for a function of arguments `A`, or with
+ * `withContext: true`, of arguments `A` followed by its {@link CreationContext}.
+ */
+export type CacheOnArgumentsDecorator<R, O> = O extends { withContext: true }
+  ? <A extends unknown[], V extends R>(
+      fn: (...args: [...A, CreationContext<V>]) => V | Promise<V>,
+    ) => CachedFunction<A, V>
+  : <A extends unknown[], V extends R>(fn: (...args: A) => V | Promise<V>) => CachedFunction<A, V>;
 
 /** Options of `CacheRegion.cacheMultiOnArguments`. */
 export interface CacheMultiOnArgumentsOptions<R> {
@@ -106,6 +132,8 @@ export function makeCachedFunction<A extends unknown[], R>(
   ) as (...args: A) => string;
   const expiration = expirationResolver(options.expirationTime);
   const shouldCacheFn = options.shouldCacheFn;
+  const withContext = options.withContext === true;
+  const call = fn as (...args: unknown[]) => R | Promise<R>;
 
   const cached = function (this: unknown, ...args: A): Promise<R> {
     let key: string;
@@ -117,7 +145,10 @@ export function makeCachedFunction<A extends unknown[], R>(
       // A function that returns a promise reports bad arguments by rejecting, never by throwing.
       return Promise.reject(error);
     }
-    return region.getOrCreate(key, () => fn.apply(this, args), {
+    const creator = withContext
+      ? (ctx: CreationContext<R>) => call.apply(this, [...args, ctx])
+      : () => fn.apply(this, args);
+    return region.getOrCreate(key, creator, {
       ...(expirationTime === undefined ? {} : { expirationTime }),
       ...(shouldCacheFn ? { shouldCacheFn } : {}),
     });
@@ -127,8 +158,15 @@ export function makeCachedFunction<A extends unknown[], R>(
   cached.set = async (value, ...args) => region.set(keyFor(...args), value);
   cached.invalidate = async (...args) => region.delete(keyFor(...args));
   cached.refresh = async function (this: unknown, ...args: A) {
-    const value = await fn.apply(this, args);
-    await region.set(keyFor(...args), value);
+    const key = keyFor(...args);
+    if (!withContext) {
+      const value = await fn.apply(this, args);
+      await region.set(key, value);
+      return value;
+    }
+    const ctx = new Creation<R>(key, NO_VALUE as R, null);
+    const value = await call.apply(this, [...args, ctx]);
+    if (!ctx.skipped) await region.set(key, value);
     return value;
   };
   Object.defineProperty(cached, 'original', { value: fn, enumerable: true });

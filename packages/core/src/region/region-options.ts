@@ -19,7 +19,7 @@ export interface CachingRegion {
   readonly functionMultiKeyGenerator: FunctionMultiKeyGenerator;
   getOrCreate<T>(
     key: string,
-    creator: () => T | Promise<T>,
+    creator: (ctx: CreationContext<T>) => T | Promise<T>,
     options?: GetOrCreateOptions<T>,
   ): Promise<T>;
   getOrCreateMulti<T>(

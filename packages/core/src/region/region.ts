@@ -31,9 +31,9 @@ import { NO_VALUE, type NoValue } from '../no-value.js';
 import { type RandomSource, systemRandom } from '../random.js';
 import { BackgroundRefresher } from './background-refresh.js';
 import {
-  type CachedFunction,
   type CachedMultiFunction,
   type CacheMultiOnArgumentsOptions,
+  type CacheOnArgumentsDecorator,
   type CacheOnArgumentsOptions,
   type MultiDictResult,
   makeCachedFunction,
@@ -456,14 +456,12 @@ export class CacheRegion {
    * await getUser(7);            // created once, then cached
    * await getUser.invalidate(7); // dropped
    */
-  cacheOnArguments<R = unknown>(
-    options: CacheOnArgumentsOptions<R> = {},
-  ): <A extends unknown[], V extends R>(
-    fn: (...args: A) => V | Promise<V>,
-  ) => CachedFunction<A, V> {
+  cacheOnArguments<R = unknown, O extends CacheOnArgumentsOptions<R> = CacheOnArgumentsOptions<R>>(
+    options: O = {} as O,
+  ): CacheOnArgumentsDecorator<R, O> {
     // The value type comes from the function (`V`); `R` only constrains it when given.
-    return <A extends unknown[], V extends R>(fn: (...args: A) => V | Promise<V>) =>
-      makeCachedFunction<A, V>(this, fn, options as CacheOnArgumentsOptions<V>);
+    return (<A extends unknown[], V>(fn: (...args: A) => V | Promise<V>) =>
+      makeCachedFunction<A, V>(this, fn, options as CacheOnArgumentsOptions<unknown>)) as never;
   }
 
   /**
