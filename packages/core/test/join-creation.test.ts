@@ -61,16 +61,25 @@ describe('the callers that wait for another caller’s creation here', () => {
   it('a read that fails after the wait goes through the whole flow: thrown, or with failSafe a miss', async () => {
     const backend = new FlakyReads();
     const region = makeRegion().configure(backend, { expirationTime: 60 });
-    const gate = deferred<string>();
-    const first = region.getOrCreate('k', () => gate.promise);
-    const plain = region.getOrCreate('k', () => 'plain');
-    const safe = region.getOrCreate('k', () => 'safe', { failSafe: true });
-    await settle();
-    backend.failing = true;
-    gate.resolve('v');
-    expect(await first).toBe('v');
-    await expect(plain).rejects.toThrow('read failed');
-    expect(await safe).toBe('safe');
-    expect(region.lockedKeyCount).toBe(0);
+    const reported: unknown[] = [];
+    const onError = (event: unknown) => reported.push(event);
+    subscribe('dogpile:error', onError);
+    try {
+      const gate = deferred<string>();
+      const first = region.getOrCreate('k', () => gate.promise);
+      const plain = region.getOrCreate('k', () => 'plain');
+      const safe = region.getOrCreate('k', () => 'safe', { failSafe: true });
+      await settle();
+      backend.failing = true;
+      gate.resolve('v');
+      expect(await first).toBe('v');
+      await expect(plain).rejects.toThrow('read failed');
+      expect(await safe).toBe('safe');
+      expect(region.lockedKeyCount).toBe(0);
+      // The fail-safe caller's failure is reported, once for the outage.
+      expect(reported).toEqual([expect.objectContaining({ operation: 'read', key: 'k' })]);
+    } finally {
+      unsubscribe('dogpile:error', onError);
+    }
   });
 });
