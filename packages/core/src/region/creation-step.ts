@@ -29,8 +29,8 @@ export interface Made {
 
 /**
  * Runs the creator with its context and wraps its result with fresh metadata. What it throws is
- * remembered for `cacheErrorsFor` (unless the region was closed under it), and a success forgets
- * an error remembered before.
+ * remembered for `cacheErrorsFor` (unless it was aborted: region closed, or abandoned), and a
+ * success forgets an error remembered before.
  */
 export async function makeValue<T>(ctx: FlowContext, step: CreationStep<T>): Promise<Made> {
   const { clock, name, freshness } = ctx;
