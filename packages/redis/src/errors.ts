@@ -28,6 +28,14 @@ export class RedisBackendError extends DogpileError<RedisErrorCode> {
   }
 }
 
+/** What any call on a closed backend gets. */
+export function closedError(): RedisBackendError {
+  return new RedisBackendError(
+    'ERR_REDIS_CLOSED',
+    'This RedisBackend was closed. Configure the region with a new backend to use Redis again.',
+  );
+}
+
 const CONNECTION_PATTERNS = [
   'ECONNREFUSED',
   'ECONNRESET',

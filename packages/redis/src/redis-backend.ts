@@ -8,12 +8,14 @@ import {
   reportError,
   validateKey,
 } from '@dogpile/core';
-import { Cluster, Redis, ReplyError } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { groupBySlot } from './cluster-slots.js';
-import { RedisBackendError, toRedisError } from './errors.js';
+import { closedError, RedisBackendError, toRedisError } from './errors.js';
 import { LockNotifier } from './lock-notifier.js';
 import { type RedisBackendOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { ReadBatcher, type ReadChannel } from './read-batcher.js';
 import { RedisLeaseStore } from './redis-lease-store.js';
+import { keepTimerList } from './timer-list.js';
 
 type Client = Redis | Cluster;
 
@@ -24,42 +26,6 @@ function toBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes)
     ? bytes
     : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
-function closedError(): RedisBackendError {
-  return new RedisBackendError(
-    'ERR_REDIS_CLOSED',
-    'This RedisBackend was closed. Configure the region with a new backend to use Redis again.',
-  );
-}
-
-/** Keys longer MGETs are split at, so one huge turn of reads does not become one huge command. */
-const MAX_BATCH = 1000;
-
-/** GETs gathered in one turn: their keys and how to answer each caller. */
-interface ReadBatch {
-  keys: string[];
-  resolves: Array<(value: Uint8Array | NoValue) => void>;
-  rejects: Array<(error: unknown) => void>;
-}
-
-function newBatch(): ReadBatch {
-  return { keys: [], resolves: [], rejects: [] };
-}
-
-/**
- * ioredis arms a `commandTimeout` timer for every command and clears it on the reply. Node keeps
- * the timers of one duration in one list, which it creates when the first is armed and destroys
- * when the last is cleared, rescheduling its native timer both times: with one command in flight
- * at a time, that is every command, a sizeable part of a read's CPU time. An idle interval of the
- * same duration (unref'd: it keeps no process alive) keeps the list, so arming and clearing is a
- * plain list insert and removal. Only time is saved: every command keeps its own timeout.
- */
-function keepTimerList(commandTimeoutMs: number | undefined): NodeJS.Timeout | undefined {
-  if (typeof commandTimeoutMs !== 'number' || !(commandTimeoutMs > 0)) return undefined;
-  const keeper = setInterval(() => {}, commandTimeoutMs);
-  keeper.unref();
-  return keeper;
 }
 
 /** Throws the first error of an ioredis pipeline's results. */
@@ -109,12 +75,8 @@ export class RedisBackend extends BytesBackend {
    */
   #stalled: RedisBackendError | undefined;
   #closed = false;
-  /** Whether GETs are gathered into MGETs (`batchReads`, outside Cluster). */
-  readonly #batching: boolean;
-  /** GETs (and MGETs of gathered GETs) of ours sent and not yet answered. */
-  #readsInFlight = 0;
-  /** The GETs gathered in this turn, to go out as one MGET when it ends; empty when none. */
-  #gathered: ReadBatch = newBatch();
+  /** This backend's GETs, gathered into MGETs with `batchReads` (outside Cluster). */
+  readonly #reads: ReadBatcher;
   /** See {@link keepTimerList}. */
   #timerKeeper: NodeJS.Timeout | undefined;
 
@@ -149,7 +111,9 @@ export class RedisBackend extends BytesBackend {
     }
     this.client.on('ready', this.#onReady);
     this.isCluster = (this.client as Cluster).isCluster === true;
-    this.#batching = resolved.batchReads && !this.isCluster;
+    this.#reads = new ReadBatcher(this.#readChannel(), {
+      batching: resolved.batchReads && !this.isCluster,
+    });
     const clientOptions = this.isCluster
       ? (this.client as Cluster).options.redisOptions
       : (this.client as Redis).options;
@@ -344,43 +308,30 @@ export class RedisBackend extends BytesBackend {
     // The fast path of every read: no wrapper closure, no extra promise when ready.
     if (this.#closed) return Promise.reject(closedError());
     if (this.#stalled !== undefined) return Promise.reject(this.#stillStalled('GET'));
-    if (this.client.status !== 'ready' || !this.#batching) return this.#getOne(key);
-    // Alone: sent at once, no waiting for the turn to end (as auto-pipelining would). With reads
-    // of ours in flight, a reply to them is due soon anyway: gather the GETs of this turn into
-    // one MGET, one command to write, parse and answer instead of many.
-    if (this.#readsInFlight === 0 && this.#gathered.keys.length === 0) return this.#getOne(key);
-    const batch = this.#gathered;
-    if (batch.keys.length === 0) process.nextTick(this.#flush);
-    batch.keys.push(key);
-    return new Promise((resolve, reject) => {
-      batch.resolves.push(resolve);
-      batch.rejects.push(reject);
-    });
+    return this.#reads.read(key);
   }
 
-  /** One GET, on its own: once ready, one promise from ioredis's and no closure but on failure. */
-  #getOne(key: string): Promise<Uint8Array | NoValue> {
-    if (this.client.status !== 'ready') return this.#getWhenReady(key);
-    this.#readsInFlight++;
-    return this.client.getBuffer(key).then(this.#gotOne, (error: unknown) => {
-      this.#readsInFlight--;
-      throw this.#getFailure(error, key);
-    });
-  }
-
-  readonly #gotOne = (value: Buffer | null): Uint8Array | NoValue => {
-    this.#readsInFlight--;
-    return value === null ? NO_VALUE : value;
-  };
-
-  async #getWhenReady(key: string): Promise<Uint8Array | NoValue> {
-    try {
-      await this.#whenReady('GET');
-    } catch (error) {
-      // A connection that ended because of our own close() fails because of the close.
-      throw this.#closed ? closedError() : error;
-    }
-    return this.#getOne(key);
+  /** How the read batcher reaches Redis, with this backend's view of the connection. */
+  #readChannel(): ReadChannel {
+    return {
+      ready: () => this.client.status === 'ready',
+      whenReady: async () => {
+        try {
+          await this.#whenReady('GET');
+        } catch (error) {
+          // A connection that ended because of our own close() fails because of the close.
+          throw this.#closed ? closedError() : error;
+        }
+      },
+      check: () => {
+        if (this.#closed) throw closedError();
+        if (this.#stalled !== undefined) throw this.#stillStalled('GET');
+      },
+      get: (key) => this.client.getBuffer(key),
+      mget: (keys) => this.client.mgetBuffer(keys),
+      failure: (error, key) => this.#getFailure(error, key),
+      closed: () => this.#closed,
+    };
   }
 
   /** What a caller of a failed read gets (a GET's, or an MGET's it was gathered into). */
@@ -396,56 +347,6 @@ export class RedisBackend extends BytesBackend {
       );
     }
     return this.#failure(error, 'GET');
-  }
-
-  /**
-   * Sends the GETs gathered in the turn that just ended as one MGET (or several, of at most
-   * {@link MAX_BATCH} keys). Each caller gets the value at its own position; when the MGET fails
-   * (a timeout, a lost connection), each gets the error a lone GET would; when the server refuses
-   * it, each key is read again alone.
-   * MGET answers nil for a key holding another type (a list, a hash): a miss for that caller,
-   * which the region regenerates and overwrites, as a lone GET's WRONGTYPE error leads to.
-   */
-  readonly #flush = (): void => {
-    const batch = this.#gathered;
-    this.#gathered = newBatch();
-    const { keys } = batch;
-    for (let start = 0; start < keys.length; start += MAX_BATCH) {
-      const end = Math.min(keys.length, start + MAX_BATCH);
-      void this.#sendBatch(batch, start, end);
-    }
-  };
-
-  async #sendBatch(batch: ReadBatch, start: number, end: number): Promise<void> {
-    this.#readsInFlight++;
-    try {
-      if (this.#closed) throw closedError();
-      if (this.#stalled !== undefined) throw this.#stillStalled('GET');
-      if (this.client.status !== 'ready') await this.#whenReady('GET');
-      const keys =
-        start === 0 && end === batch.keys.length ? batch.keys : batch.keys.slice(start, end);
-      const values =
-        keys.length === 1
-          ? [await this.client.getBuffer(keys[0]!)]
-          : await this.client.mgetBuffer(keys);
-      const { resolves } = batch;
-      for (let i = start; i < end; i++) {
-        const value = values[i - start];
-        resolves[i]!(value === null || value === undefined ? NO_VALUE : value);
-      }
-    } catch (error) {
-      if (end - start > 1 && error instanceof ReplyError && !this.#closed) {
-        // The server refused the MGET itself (a NOPERM for one key under an ACL, say): each
-        // caller gets its own key's answer, so one key's error fails none of the others.
-        for (let i = start; i < end; i++) {
-          this.#getOne(batch.keys[i]!).then(batch.resolves[i], batch.rejects[i]);
-        }
-        return;
-      }
-      for (let i = start; i < end; i++) batch.rejects[i]!(this.#getFailure(error, batch.keys[i]!));
-    } finally {
-      this.#readsInFlight--;
-    }
   }
 
   override async getSerializedMulti(keys: readonly string[]): Promise<Array<Uint8Array | NoValue>> {
