@@ -1,3 +1,4 @@
+export { type WatchedChild, watchChild } from './child-lines.js';
 export { eventually, sleep } from './eventually.js';
 export { getFreePort, getFreePorts } from './free-port.js';
 export {
