@@ -1,3 +1,4 @@
+import { createInterface } from 'node:readline';
 import { sleep, VALUE } from './fixtures.js';
 import type { StampedeRound } from './groups.js';
 import type { Contender } from './peers/contender.js';
@@ -68,4 +69,27 @@ export function summarize(bursts: readonly Burst[]): StampedeRound {
     p99: percentile(sorted, 99),
     max: sorted[sorted.length - 1]!,
   };
+}
+
+/**
+ * The loop of a child process with one contender: says it is ready, then answers each stdin
+ * line `{ key, creatorMs }` with the JSON of one {@link burst} (or `{ error }`), and closes the
+ * contender when stdin ends.
+ */
+export async function serveBursts(contender: Contender, callers: number): Promise<void> {
+  try {
+    process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
+    for await (const line of createInterface({ input: process.stdin })) {
+      if (line.trim() === '') continue;
+      const request = JSON.parse(line) as { key: string; creatorMs: number };
+      try {
+        const result = await burst(contender, request.key, callers, request.creatorMs);
+        process.stdout.write(`${JSON.stringify(result)}\n`);
+      } catch (error) {
+        process.stdout.write(`${JSON.stringify({ error: String(error) })}\n`);
+      }
+    }
+  } finally {
+    await contender.close();
+  }
 }

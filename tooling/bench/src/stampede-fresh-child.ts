@@ -6,10 +6,9 @@
  * at a deploy (nothing compiled by V8 yet, the connection opened by the first call). Closes the
  * region and exits when stdin ends.
  */
-import { createInterface } from 'node:readline';
 import type { Store } from './peers/contender.js';
 import { dogpile } from './peers/dogpile.js';
-import { burst } from './stampede-burst.js';
+import { serveBursts } from './stampede-burst.js';
 
 /** What the parent passes a fresh-stampede child (argv[2], as JSON). */
 export interface FreshChildArgs {
@@ -18,19 +17,4 @@ export interface FreshChildArgs {
 }
 
 const { store, callers } = JSON.parse(process.argv[2]!) as FreshChildArgs;
-const contender = await dogpile(store);
-try {
-  process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
-  for await (const line of createInterface({ input: process.stdin })) {
-    if (line.trim() === '') continue;
-    const request = JSON.parse(line) as { key: string; creatorMs: number };
-    try {
-      const result = await burst(contender, request.key, callers, request.creatorMs);
-      process.stdout.write(`${JSON.stringify(result)}\n`);
-    } catch (error) {
-      process.stdout.write(`${JSON.stringify({ error: String(error) })}\n`);
-    }
-  }
-} finally {
-  await contender.close();
-}
+await serveBursts(await dogpile(store), callers);
