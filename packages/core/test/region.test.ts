@@ -109,6 +109,26 @@ describe('CacheRegion get / set / delete', () => {
     await expect(region.get(42 as unknown as string)).rejects.toBeInstanceOf(ValidationError);
     await expect(region.set(null as unknown as string, 1)).rejects.toBeInstanceOf(ValidationError);
   });
+
+  it('getOrCreate never throws: bad input and an unusable region reject its promise', async () => {
+    const { region } = setup();
+    const calls: Array<() => Promise<unknown>> = [
+      () => region.getOrCreate(42 as never, () => 1),
+      () => region.getOrCreate('x\uD800', () => 1),
+      () => region.getOrCreate('k', 'nope' as never),
+      () => region.getOrCreate('k', () => 1, { expirationTime: 'soon' as never }),
+      () => makeRegion().getOrCreate('k', () => 1),
+    ];
+    for (const call of calls) {
+      let promise: Promise<unknown> | undefined;
+      expect(() => {
+        promise = call();
+      }).not.toThrow();
+      await expect(promise).rejects.toBeInstanceOf(Error);
+    }
+    await region.close();
+    await expect(region.getOrCreate('k', () => 1)).rejects.toThrow(/closed/i);
+  });
 });
 
 describe('getValueMetadata', () => {

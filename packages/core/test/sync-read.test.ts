@@ -6,7 +6,9 @@ import {
   makeRegion,
   NO_VALUE,
   type NoValue,
+  ValidationError,
 } from '../src/index.js';
+import { deferred, settle } from './helpers.js';
 
 /** A store that answers at once, counting how each read came. */
 class SyncMap extends CacheBackend {
@@ -62,5 +64,93 @@ describe('readNow: a store that answers at once', () => {
     await bytes.getOrCreate('k', () => 'v');
     expect(await bytes.getOrCreate('k', () => 'other')).toBe('v');
     expect(backend.syncReads).toBe(0);
+  });
+
+  it('starts the creator of a miss within the call, before the next caller runs', async () => {
+    const region = makeRegion().configure(new SyncMap(), { expirationTime: 60 });
+    const order: string[] = [];
+    const gate = deferred<string>();
+    const creator = () => {
+      order.push('creator');
+      return gate.promise;
+    };
+    const first = region.getOrCreate('k', creator);
+    order.push('second call');
+    const others = Array.from({ length: 100 }, () => region.getOrCreate('k', creator));
+    expect(order).toEqual(['creator', 'second call']);
+    gate.resolve('v');
+    expect(await first).toBe('v');
+    expect(new Set(await Promise.all(others))).toEqual(new Set(['v']));
+    expect(region.lockedKeyCount).toBe(0);
+  });
+
+  it('a malformed key is refused before anything is locked or created, and never finds another key', async () => {
+    const backend = new SyncMap();
+    const region = makeRegion().configure(backend, { expirationTime: 60 });
+    await region.getOrCreate('x\uFFFD', () => 'replacement');
+    let runs = 0;
+    const creator = () => {
+      runs++;
+      return 'made';
+    };
+    for (const bad of ['x\uD800', 'x\uDBFF', '\uDC00']) {
+      await expect(region.getOrCreate(bad, creator)).rejects.toBeInstanceOf(ValidationError);
+    }
+    await expect(region.getOrCreate(7 as never, creator)).rejects.toBeInstanceOf(ValidationError);
+    expect(runs).toBe(0);
+    expect([...backend.map.keys()]).toEqual(['x\uFFFD']);
+    expect(region.lockedKeyCount).toBe(0);
+    // With a key mangler (which might hash a lone surrogate as U+FFFD), the whole key is checked
+    // before the mangler sees it.
+    const mangled: string[] = [];
+    const hashed = makeRegion({
+      keyMangler: (key) => {
+        mangled.push(key);
+        return key.toWellFormed();
+      },
+    }).configure(new SyncMap(), { expirationTime: 60 });
+    await hashed.getOrCreate('x\uFFFD', () => 'replacement');
+    await expect(hashed.getOrCreate('x\uD800', creator)).rejects.toBeInstanceOf(ValidationError);
+    expect(mangled).toEqual(['x\uFFFD']);
+    expect(runs).toBe(0);
+  });
+
+  it('each caller waiting for a creation reads for itself: a read that throws fails that caller alone', async () => {
+    /** The third read after `armed` throws. */
+    class ThirdReadFails extends SyncMap {
+      armed = false;
+      #reads = 0;
+      override readNow(key: string): CachedValue | NoValue {
+        if (this.armed && ++this.#reads === 3) throw new Error('third read failed');
+        return super.readNow(key);
+      }
+      override async get(key: string): Promise<CachedValue | NoValue> {
+        return this.readNow(key);
+      }
+    }
+    const backend = new ThirdReadFails();
+    const region = makeRegion().configure(backend, { expirationTime: 60 });
+    const gate = deferred<string>();
+    const first = region.getOrCreate('k', () => gate.promise);
+    const waiters = Array.from({ length: 5 }, () => region.getOrCreate('k', () => 'again'));
+    await settle();
+    backend.armed = true;
+    gate.resolve('v');
+    expect(await first).toBe('v');
+    const results = await Promise.allSettled(waiters);
+    expect(results.map((r) => r.status)).toEqual([
+      'fulfilled',
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+      'fulfilled',
+    ]);
+    expect(results.filter((r) => r.status === 'fulfilled').map((r) => r.value)).toEqual([
+      'v',
+      'v',
+      'v',
+      'v',
+    ]);
+    expect(region.lockedKeyCount).toBe(0);
   });
 });

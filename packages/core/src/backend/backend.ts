@@ -31,7 +31,10 @@ export abstract class CacheBackend {
    * Optional, for a store that answers without I/O (an in-process map): what {@link get} would
    * resolve to, returned at once, so that a region's hit costs no extra turn of the event loop.
    * A region uses it only while `get` is the method declared beside it: a subclass that overrides
-   * `get` alone (to count, log or fail) is read through `get`.
+   * `get` alone (to count, log or fail) is read through `get`. As `get`, it must keep a malformed
+   * key (a lone surrogate) apart from every other key, or refuse it: without a key mangler a
+   * region's hit passes it the caller's key having checked only that it is a string. A miss on
+   * such a store runs the creator within the `getOrCreate` call.
    *
    * @example
    * readNow(key: string) { return this.map.get(key) ?? NO_VALUE; }

@@ -8,8 +8,26 @@ interface Entry {
   queue: Set<() => void> | undefined;
   /** Woken, all at once, at the next release, with what the holder passed to it. */
   watchers: Set<(payload: unknown) => void> | undefined;
+  /**
+   * The next release, for watchers without a signal: they never leave early, so they share one
+   * promise (a burst of callers on a cold key costs one promise, not one each) and a count.
+   */
+  release: { promise: Promise<unknown>; resolve: (payload: unknown) => void } | undefined;
+  /** How many callers await {@link release}. */
+  sharing: number;
   /** Called when the last waiter left because its signal aborted (see {@link KeyedLocks.onAbandoned}). */
   abandoned: (() => void) | undefined;
+}
+
+/** A held key's entry, with nobody waiting yet (one shape for every entry). */
+function newEntry(): Entry {
+  return {
+    queue: undefined,
+    watchers: undefined,
+    abandoned: undefined,
+    release: undefined,
+    sharing: 0,
+  };
 }
 
 /**
@@ -38,13 +56,13 @@ export class KeyedLocks {
   waiting(key: string): number {
     const entry = this.#held.get(key);
     if (!entry) return 0;
-    return (entry.queue?.size ?? 0) + (entry.watchers?.size ?? 0);
+    return (entry.queue?.size ?? 0) + (entry.watchers?.size ?? 0) + entry.sharing;
   }
 
   /** Takes the lock if it is free; never waits. */
   tryAcquire(key: string): boolean {
     if (this.#held.has(key)) return false;
-    this.#held.set(key, { queue: undefined, watchers: undefined, abandoned: undefined });
+    this.#held.set(key, newEntry());
     return true;
   }
 
@@ -56,7 +74,7 @@ export class KeyedLocks {
   acquire(key: string, signal?: AbortSignal): Promise<void> {
     const entry = this.#held.get(key);
     if (!entry) {
-      this.#held.set(key, { queue: undefined, watchers: undefined, abandoned: undefined });
+      this.#held.set(key, newEntry());
       return Promise.resolve();
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
@@ -93,16 +111,25 @@ export class KeyedLocks {
   waitForRelease(key: string, signal?: AbortSignal): Promise<unknown> | undefined {
     const entry = this.#held.get(key);
     if (!entry) return undefined;
-    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (!signal) {
+      entry.sharing++;
+      let release = entry.release;
+      if (release === undefined) {
+        let resolve!: (payload: unknown) => void;
+        const promise = new Promise<unknown>((settle) => {
+          resolve = settle;
+        });
+        release = { promise, resolve };
+        entry.release = release;
+      }
+      return release.promise;
+    }
+    if (signal.aborted) return Promise.reject(signal.reason);
     return new Promise<unknown>((resolve, reject) => {
       let watchers = entry.watchers;
       if (watchers === undefined) {
         watchers = new Set();
         entry.watchers = watchers;
-      }
-      if (!signal) {
-        watchers.add(resolve);
-        return;
       }
       const onAbort = () => {
         entry.watchers?.delete(wake);
@@ -145,7 +172,10 @@ export class KeyedLocks {
     const entry = this.#held.get(key);
     if (!entry) return;
     const watchers = entry.watchers;
+    const shared = entry.release;
     entry.watchers = undefined;
+    entry.release = undefined;
+    entry.sharing = 0;
     entry.abandoned = undefined;
     const queue = entry.queue;
     let next: (() => void) | undefined;
@@ -159,6 +189,7 @@ export class KeyedLocks {
       queue!.delete(next);
       next();
     } else this.#held.delete(key);
+    shared?.resolve(payload);
     if (watchers) for (const wake of watchers) wake(payload);
   }
 }

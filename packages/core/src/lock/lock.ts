@@ -1,6 +1,6 @@
 import { LockTimeoutError, NeedRegenerationError } from '../errors.js';
 import { reportError } from '../instrumentation.js';
-import type { AcquireOptions, CacheMutex } from './mutex.js';
+import { type AcquireOptions, type CacheMutex, FREE } from './mutex.js';
 
 /** A value and its creation time in seconds since the epoch; a time of 0 or less means none. */
 export type ValueAndCreated<T> = readonly [value: T, createdTime: number];
@@ -84,12 +84,17 @@ export class Lock<T> {
     );
   }
 
-  /** Returns the value, creating it or waiting for it as described on the class. */
+  /**
+   * Returns the value, creating it or waiting for it as described on the class. Steps that answer
+   * at once (a read that returns its value, the {@link FREE} mutex) are not awaited, so with such
+   * a read and mutex the creator starts within this call, before any other caller's code runs.
+   */
   async run(): Promise<T> {
     let value: T | typeof NOT_REGENERATED;
     let createdTime: number;
     try {
-      [value, createdTime] = await this.valueAndCreatedFn();
+      const read = this.valueAndCreatedFn();
+      [value, createdTime] = read instanceof Promise ? await read : read;
     } catch (error) {
       if (!(error instanceof NeedRegenerationError)) throw error;
       value = NOT_REGENERATED;
@@ -118,16 +123,18 @@ export class Lock<T> {
     if (!this.#isExpired(createdTime)) return NOT_REGENERATED;
 
     let hasValue: boolean;
+    // FREE is never held by anyone: nothing to take, wait for or release.
+    const free = this.mutex === FREE;
     if (this.#hasValue(createdTime)) {
       hasValue = true;
-      if (!(await this.mutex.acquire(false))) {
+      if (!free && !(await this.mutex.acquire(false))) {
         this.#onServeStale?.(false);
         return NOT_REGENERATED;
       }
     } else {
       hasValue = false;
       this.#waitStarted = this.#now() * 1000;
-      if (!(await this.mutex.acquire(true, this.#acquireOptions))) return NOT_REGENERATED;
+      if (!free && !(await this.mutex.acquire(true, this.#acquireOptions))) return NOT_REGENERATED;
     }
 
     let handedOver = false;
@@ -136,7 +143,8 @@ export class Lock<T> {
         // We waited for the mutex without a value: another holder may have created it meanwhile,
         // or the reader may now report a value usable for asynchronous regeneration.
         try {
-          [value, createdTime] = await this.valueAndCreatedFn();
+          const read = this.valueAndCreatedFn();
+          [value, createdTime] = read instanceof Promise ? await read : read;
           hasValue = true;
           if (!this.#isExpired(createdTime)) return [value as T, createdTime];
         } catch (error) {
@@ -158,7 +166,7 @@ export class Lock<T> {
 
       return await this.creator();
     } finally {
-      if (!handedOver) await this.mutex.release();
+      if (!handedOver && !free) await this.mutex.release();
     }
   }
 }

@@ -42,6 +42,17 @@ export interface CacheMutex {
 }
 
 /**
+ * A mutex that is always free: the backend has none, or this call no longer uses it. `Lock`
+ * neither takes nor releases it, so a miss on it reaches the creator without a turn of the event
+ * loop.
+ */
+export const FREE: CacheMutex = {
+  acquire: async () => true,
+  release: async () => {},
+  locked: async () => false,
+};
+
+/**
  * A mutex that never excludes anyone, for backends that store nothing (dogpile's `NullLock`). The
  * region also skips its in-process lock for it, so every caller runs its own creator.
  */

@@ -1,12 +1,5 @@
 import type { AcquireOptions, CacheMutex } from './mutex.js';
 
-/** A mutex that is always free: the backend has none, or this call no longer uses it. */
-export const FREE: CacheMutex = {
-  acquire: async () => true,
-  release: async () => {},
-  locked: async () => false,
-};
-
 /**
  * The backend's mutex as a caller with no value takes it: while another process holds it, the
  * caller waits for that release (or for the value: `until` re-reads at each poll) rather than

@@ -3,12 +3,14 @@ import { ProxyBackend } from '../backend/proxy-backend.js';
 import type { Clock } from '../clock.js';
 import { reportError } from '../instrumentation.js';
 import type { KeyedLocks } from '../lock/keyed-locks.js';
+import type { RandomSource } from '../random.js';
 import type { BackgroundRefresher } from './background-refresh.js';
 import type { Creation } from './creation.js';
 import type { ErrorCache } from './error-cache.js';
 import type { FlowContext } from './flow-context.js';
 import type { Freshness } from './freshness.js';
 import type { Handoffs } from './handoff.js';
+import { ReadThrough } from './read-through.js';
 import type { CachingRegion } from './region-options.js';
 import { type CallSettings, type RegionSettings, regionCallSettings } from './region-settings.js';
 import { RegionStore } from './region-store.js';
@@ -21,6 +23,8 @@ export interface Configured {
   /** Every call's settings when it passes no options. */
   readonly defaults: CallSettings;
   readonly flow: FlowContext;
+  /** `getOrCreate` up to its miss. */
+  readonly reads: ReadThrough;
 }
 
 /** What a region keeps for its whole life, whatever backend it is given. */
@@ -33,6 +37,8 @@ export interface RegionParts {
   readonly background: BackgroundRefresher;
   readonly creations: Set<Creation<unknown>>;
   readonly errors: ErrorCache;
+  /** Early refresh's coin. */
+  readonly random: RandomSource;
 }
 
 /** What {@link configure} builds from. */
@@ -90,5 +96,7 @@ export function configure({
       ),
     isCurrent,
   };
-  return { store, tags, defaults: regionCallSettings(settings, expiration), flow };
+  const defaults = regionCallSettings(settings, expiration);
+  const reads = new ReadThrough({ store, tags, defaults, flow, random: parts.random });
+  return { store, tags, defaults, flow, reads };
 }

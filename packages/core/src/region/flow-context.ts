@@ -48,3 +48,17 @@ export interface MissCall<T> {
   /** The first read failed and fail-safe took it as a miss: the backend is down for this call. */
   readonly readFailed: boolean;
 }
+
+/**
+ * A {@link MissCall} for `target` (a call, or what `getOrCreate` checked) and what it read. Built
+ * field by field, never spread: every call then has one shape, and the flow's property reads
+ * stay fast (a spread call made a burst's waiters 5x slower to wake).
+ */
+export function missCall<T>(
+  target: Pick<MissCall<T>, 'key' | 'mangled' | 'creator' | 'settings'>,
+  read: { first: CachedValue | NoValue; early: boolean; readFailed: boolean },
+): MissCall<T> {
+  const { key, mangled, creator, settings } = target;
+  const { first, early, readFailed } = read;
+  return { key, mangled, first, creator, settings, early, readFailed };
+}

@@ -1,8 +1,8 @@
 import type { CachedValue } from '../backend/cached-value.js';
 import { lockWaitChannel, publishLockWait } from '../instrumentation.js';
-import type { CacheMutex } from '../lock/mutex.js';
+import { type CacheMutex, FREE } from '../lock/mutex.js';
 import { timeWaits } from '../lock/timed-mutex.js';
-import { FREE, WaitForValue } from '../lock/wait-for-value.js';
+import { WaitForValue } from '../lock/wait-for-value.js';
 import { NO_VALUE, type NoValue } from '../no-value.js';
 import { FailSafeMutex } from './fail-safe.js';
 import type { FlowContext, MissCall } from './flow-context.js';
@@ -43,15 +43,33 @@ export class FlowIO {
     if (value !== NO_VALUE) this.lastSeen = value;
   }
 
-  read(): Promise<CachedValue | NoValue> {
-    if (this.storeDown) return Promise.resolve(NO_VALUE);
-    return this.#guard(this.#ctx.store.read(this.#mangled));
+  /**
+   * Reads the key: at once, without a promise, from a store that answers at once (`readNow`)
+   * when the value has no tags to check, so a holder's read before its creator takes no turn.
+   */
+  read(): CachedValue | NoValue | Promise<CachedValue | NoValue> {
+    if (this.storeDown) return NO_VALUE;
+    const { store } = this.#ctx;
+    const readNow = store.readNow;
+    if (readNow === undefined) return this.#guard(store.read(this.#mangled));
+    let value: CachedValue | NoValue;
+    try {
+      value = readNow(this.#mangled);
+    } catch (error) {
+      return this.#failed(error);
+    }
+    if (hasTags(value)) return this.#guard(Promise.resolve(value));
+    if (store.failing) store.answered();
+    return value;
   }
 
   /** A read by the holder of the key, handed to the callers waiting for it here. */
-  readToHand(): Promise<CachedValue | NoValue> {
+  readToHand(): CachedValue | NoValue | Promise<CachedValue | NoValue> {
     const { locks, handoffs, store } = this.#ctx;
-    if (this.storeDown || locks.waiting(this.#mangled) === 0) return this.read();
+    // A store read at once hands nothing (its reads are per caller), so it is a plain read.
+    if (this.storeDown || store.readNow !== undefined || locks.waiting(this.#mangled) === 0) {
+      return this.read();
+    }
     const started = handoffs.now();
     const { mine, handed } = store.readToHand(this.#mangled);
     if (handed !== undefined) this.handoff = new Handoff(started, handed, false);
@@ -67,10 +85,15 @@ export class FlowIO {
       if (store.failing) store.answered();
       return value;
     } catch (error) {
-      const value = store.failedRead(error, this.#key, this.#failSafe);
-      if (this.#failSafe) this.storeDown = true;
-      return value;
+      return this.#failed(error);
     }
+  }
+
+  /** A read that threw: unreadable is a miss (reported); with fail-safe so is a failing backend. */
+  #failed(error: unknown): NoValue {
+    const value = this.#ctx.store.failedRead(error, this.#key, this.#failSafe);
+    if (this.#failSafe) this.storeDown = true;
+    return value;
   }
 
   /**

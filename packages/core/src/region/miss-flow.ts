@@ -173,14 +173,32 @@ export class MissFlow<T> {
     );
   }
 
-  /** The Lock's reads: the value in hand first; later, what was found, or a read handed on. */
-  async #lockRead(): Promise<ValueAndCreated<T>> {
+  /**
+   * The Lock's reads: the value in hand first; later, what was found, or a read handed on. Not
+   * a promise when nothing had to be awaited, so the Lock goes on in the same turn.
+   */
+  #lockRead(): ValueAndCreated<T> | Promise<ValueAndCreated<T>> {
     const io = this.#io;
     if (this.#inHand) this.#inHand = false;
     else if (this.#found !== undefined) {
       io.see(this.#found);
       this.#found = undefined;
-    } else io.see(await io.readToHand());
+    } else {
+      const read = io.readToHand();
+      if (read instanceof Promise) {
+        return read.then((value) => {
+          io.see(value);
+          return this.#held();
+        });
+      }
+      io.see(read);
+    }
+    return this.#held();
+  }
+
+  /** What the Lock reads: the value this call holds, or NeedRegenerationError when there is none. */
+  #held(): ValueAndCreated<T> {
+    const io = this.#io;
     this.#sawValue = false;
     const { freshness } = this.#ctx;
     if (freshness.isMiss(io.value)) throw NEED_REGENERATION;

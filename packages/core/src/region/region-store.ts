@@ -4,7 +4,7 @@ import type { Serializer } from '../backend/serializer.js';
 import { joinCachedValue, serializeCachedValue } from '../backend/wire-format.js';
 import { CantDeserializeError } from '../errors.js';
 import { reportError } from '../instrumentation.js';
-import { validateKey } from '../keys/key-validation.js';
+import { validateKey, validateKeyType } from '../keys/key-validation.js';
 import type { CacheMutex } from '../lock/mutex.js';
 import { NO_VALUE, type NoValue } from '../no-value.js';
 import type { HandedValue } from './handoff.js';
@@ -31,6 +31,8 @@ export class RegionStore {
   readonly #mangler: KeyMangler | undefined;
   readonly #shared: SharedReads | undefined;
   readonly #region: string;
+  /** Reads go to {@link readNow} with the caller's own key (see {@link readKey}). */
+  readonly #exactReads: boolean;
   /** A failure was absorbed and reported, and no backend call has succeeded since. */
   #failing = false;
 
@@ -47,12 +49,25 @@ export class RegionStore {
       options.serializer === undefined ? undefined : new SharedReads(options.serializer);
     this.#region = options.region;
     this.readNow = this.#shared === undefined ? syncReader(options.backend) : undefined;
+    this.#exactReads = this.readNow !== undefined && this.#mangler === undefined;
   }
 
   /** The backend key of a caller's key: validated (a well-formed string), then mangled. */
   key(key: unknown): string {
     const valid = validateKey(key);
     return this.#mangler === undefined ? valid : this.#mangler(valid);
+  }
+
+  /**
+   * {@link key} for a read that may be served at once, whose caller checks the whole key with
+   * `validateKey` before anything else (a lock, a creator, a write) when the read is a miss. A
+   * store read with {@link readNow} and no mangler is only checked to be given a string: no
+   * value can be found under a malformed key there (the region checks every key it writes, and
+   * a store must keep such a key apart or refuse it, as the conformance kit checks), so a hit
+   * is never another key's value, and a hit skips `isWellFormed`, a sixth of its cost.
+   */
+  readKey(key: unknown): string {
+    return this.#exactReads ? validateKeyType(key) : this.key(key);
   }
 
   /**

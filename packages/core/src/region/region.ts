@@ -14,7 +14,6 @@ import {
   RegionNotConfiguredError,
   ValidationError,
 } from '../errors.js';
-import { hitChannel, missChannel, publishHit, publishMiss } from '../instrumentation.js';
 import {
   DefaultInvalidationStrategy,
   type RegionInvalidationStrategy,
@@ -28,7 +27,7 @@ import {
 import { KeyedLocks } from '../lock/keyed-locks.js';
 import { NullMutex } from '../lock/mutex.js';
 import { NO_VALUE, type NoValue } from '../no-value.js';
-import { type RandomSource, systemRandom } from '../random.js';
+import { systemRandom } from '../random.js';
 import { BackgroundRefresher } from './background-refresh.js';
 import {
   type CachedMultiFunction,
@@ -40,12 +39,10 @@ import {
   makeCachedMultiFunction,
 } from './cached-function.js';
 import { type Configured, configure, type RegionParts } from './configured.js';
-import { refreshEarly } from './early-refresh.js';
 import { ErrorCache } from './error-cache.js';
 import { readFlatConfig } from './flat-config.js';
 import { Freshness } from './freshness.js';
 import { Handoffs } from './handoff.js';
-import { runMiss } from './join-creation.js';
 import { type MultiCreator, MultiFlow } from './multi-flow.js';
 import { type PlainReadContext, readMany, readOne } from './plain-reads.js';
 import type {
@@ -64,7 +61,7 @@ import {
   resolveCallSettings,
   resolveRegionSettings,
 } from './region-settings.js';
-import { hasTags, parseTags } from './tag-index.js';
+import { parseTags } from './tag-index.js';
 
 /**
  * A cache region: the front end to one backend, the port of dogpile.cache's `CacheRegion`.
@@ -82,7 +79,6 @@ export class CacheRegion {
 
   readonly #settings: RegionSettings;
   readonly #clock: Clock;
-  readonly #random: RandomSource;
   readonly #freshness: Freshness;
   /** What the region keeps whatever its backend: locks, hand-offs, running creations, ... */
   readonly #parts: RegionParts;
@@ -97,7 +93,6 @@ export class CacheRegion {
     this.functionMultiKeyGenerator = options.functionMultiKeyGenerator ?? functionMultiKeyGenerator;
     this.asyncCreationRunner = this.#settings.asyncCreationRunner;
     this.#clock = options.clock ?? systemClock;
-    this.#random = options.random ?? systemRandom;
     this.#freshness = new Freshness(
       this.#clock,
       new DefaultInvalidationStrategy(() => this.#freshness.now()),
@@ -111,6 +106,7 @@ export class CacheRegion {
       background: new BackgroundRefresher(),
       creations: new Set(),
       errors: new ErrorCache(),
+      random: options.random ?? systemRandom,
     };
   }
 
@@ -242,7 +238,13 @@ export class CacheRegion {
   }
 
   #notConfigured(): never {
-    throw this.#closed ? new RegionClosedError(this.name) : new RegionNotConfiguredError(this.name);
+    throw this.#notConfiguredError();
+  }
+
+  #notConfiguredError(): RegionClosedError | RegionNotConfiguredError {
+    return this.#closed
+      ? new RegionClosedError(this.name)
+      : new RegionNotConfiguredError(this.name);
   }
 
   /** Closes the backend (and every proxy in front of it). The region cannot be used afterwards. */
@@ -367,53 +369,11 @@ export class CacheRegion {
    * The value for `key`; when it is missing or stale, exactly one caller runs `creator` and stores
    * its result. The others wait for it when there is no value, or get the stale value at once.
    */
-  async getOrCreate<T>(
-    key: string,
-    creator: Creator<T>,
-    options?: GetOrCreateOptions<T>,
-  ): Promise<T> {
-    const { store, tags, defaults, flow } = this.#open();
-    const mangled = store.key(key);
-    checkCreator(creator);
-    // Every option is checked here, before anything is read or locked.
-    const settings =
-      options === undefined
-        ? defaults
-        : resolveCallSettings(defaults, options as never, 'getOrCreate');
-    let value: CachedValue | NoValue;
-    let readFailed = false;
-    let tagged = false;
-    try {
-      // A store that answers at once (memory) is read without a turn of the event loop.
-      const readNow = store.readNow;
-      value = readNow !== undefined ? readNow(mangled) : await store.read(mangled);
-      if (hasTags(value)) {
-        tagged = true;
-        // Awaited only if it had to read: a tagged hit on current tag times takes no extra turn.
-        const checked = tags.check(value);
-        value = checked instanceof Promise ? await checked : checked;
-      }
-    } catch (error) {
-      // Nothing runs here unless the read failed, so a hit pays nothing for this.
-      value = store.failedRead(error, key, settings.failSafe);
-      readFailed = settings.failSafe;
-    }
-    const { expiration } = settings;
-    const freshness = this.#freshness;
-    if (
-      tagged ? freshness.usable(value, expiration) : freshness.usableUntagged(value, expiration)
-    ) {
-      if (hitChannel.hasSubscribers) publishHit(this.name, key);
-      if (settings.earlyBeta === 0) return (value as CachedValue).payload as T;
-      const call = { key, mangled, first: value, creator, settings, early: true, readFailed };
-      return refreshEarly({ flow, call, freshness, random: this.#random });
-    }
-    // A caller with nothing at all is a miss or, if another caller here creates the value for
-    // it, coalesced: the flow tells which. A stale read is a miss now.
-    const stale = !freshness.isMiss(value);
-    if (stale && missChannel.hasSubscribers) publishMiss(this.name, key, true);
-    const call = { key, mangled, first: value, creator, settings, early: false, readFailed };
-    return runMiss<T>(flow, call);
+  getOrCreate<T>(key: string, creator: Creator<T>, options?: GetOrCreateOptions<T>): Promise<T> {
+    // Not an async method: see ReadThrough, which runs it up to the miss.
+    const configured = this.#configured;
+    if (configured === undefined) return Promise.reject(this.#notConfiguredError());
+    return configured.reads.getOrCreate(key, creator, options);
   }
 
   /**
